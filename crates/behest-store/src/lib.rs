@@ -1,0 +1,143 @@
+//! The durable store: the source of truth for accounts, tenants, projects, keys and
+//! jobs. One [`Store`] trait, two implementations sharing their SQL text: SQLite (the
+//! embedded default) and PostgreSQL (for several replicas). Each backend has its own
+//! migrations under `migrations/<backend>/`.
+
+mod error;
+mod migrate;
+mod model;
+mod postgres;
+mod queries;
+mod sqlite;
+
+use async_trait::async_trait;
+use behest_core::{DnsStatus, MemberRole, Plan};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use model::*;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Which implementation a store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the planes need from durable storage. Methods that change several rows
+/// do so in one transaction; methods returning `bool` say whether anything changed.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Applies every migration not yet applied. Safe to call from several processes.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    // --- accounts -------------------------------------------------------------------
+    /// Creates a user and a tenant they own. [`StoreError::Conflict`] if the email is taken.
+    async fn create_account(&self, new: NewAccount) -> StoreResult<(User, Tenant)>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+    /// The user owning an unexpired session.
+    async fn session_user(&self, token_hash: &str, now: DateTime<Utc>)
+        -> StoreResult<Option<User>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool>;
+
+    // --- tenants --------------------------------------------------------------------
+    async fn create_tenant(&self, owner: Uuid, name: &str) -> StoreResult<Tenant>;
+    async fn tenant(&self, id: Uuid) -> StoreResult<Option<Tenant>>;
+    async fn memberships(&self, user_id: Uuid) -> StoreResult<Vec<Membership>>;
+    async fn member_role(&self, tenant_id: Uuid, user_id: Uuid) -> StoreResult<Option<MemberRole>>;
+    async fn set_plan(&self, tenant_id: Uuid, plan: Plan) -> StoreResult<Option<Tenant>>;
+
+    // --- projects -------------------------------------------------------------------
+    /// Creates the project, its settings row and its DNS provisioning job.
+    /// [`StoreError::LimitReached`] when the plan's active-project limit is hit,
+    /// [`StoreError::Conflict`] when the slug is taken (the caller picks another).
+    async fn create_project(&self, new: NewProject) -> StoreResult<Project>;
+    async fn projects(&self, tenant_id: Uuid) -> StoreResult<Vec<Project>>;
+    async fn project(&self, id: Uuid) -> StoreResult<Option<Project>>;
+    async fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>>;
+    /// Suspends an active project: revokes its keys and enqueues DNS removal.
+    /// `false` (and no side effect) when it was already suspended.
+    async fn suspend_project(&self, id: Uuid) -> StoreResult<bool>;
+    /// Moves a `FAILED` project back to `PENDING` and enqueues a new provisioning job.
+    /// `false` when the project is in any other state.
+    async fn retry_provisioning(&self, id: Uuid) -> StoreResult<bool>;
+    async fn set_dns_status(
+        &self,
+        id: Uuid,
+        status: DnsStatus,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
+    async fn settings(&self, project_id: Uuid) -> StoreResult<Option<SettingsRow>>;
+
+    // --- API keys -------------------------------------------------------------------
+    async fn create_api_key(&self, new: NewApiKey) -> StoreResult<ApiKey>;
+    async fn active_api_keys(&self, project_id: Uuid) -> StoreResult<Vec<ApiKey>>;
+    async fn api_key(&self, id: Uuid) -> StoreResult<Option<ApiKey>>;
+    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    async fn revoke_api_key(&self, id: Uuid) -> StoreResult<bool>;
+    /// Revokes `old_id` and inserts `new` in one transaction; `None` if `old_id` was not
+    /// an active key.
+    async fn rotate_api_key(&self, old_id: Uuid, new: NewApiKey) -> StoreResult<Option<ApiKey>>;
+
+    // --- signing keys ---------------------------------------------------------------
+    /// Every platform key, newest first.
+    async fn platform_keys(&self) -> StoreResult<Vec<PlatformKey>>;
+    /// Adds a platform key and retires the active one. With `only_if_none`, adds it only
+    /// when no key is active (first start; several replicas may race) and says whether
+    /// it did.
+    async fn add_platform_key(&self, key: &PlatformKey, only_if_none: bool) -> StoreResult<bool>;
+    async fn create_tenant_signing_key(&self, key: &TenantSigningKey) -> StoreResult<()>;
+    async fn tenant_signing_keys(&self, tenant_id: Uuid) -> StoreResult<Vec<TenantSigningKey>>;
+    async fn tenant_signing_key(&self, kid: &str) -> StoreResult<Option<TenantSigningKey>>;
+    async fn revoke_tenant_signing_key(&self, tenant_id: Uuid, kid: &str) -> StoreResult<bool>;
+
+    // --- jobs -----------------------------------------------------------------------
+    /// Takes the next due job (or one whose lease ran out) and leases it until `lease_until`.
+    async fn claim_job(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Job>>;
+    async fn finish_job(&self, id: Uuid) -> StoreResult<()>;
+    async fn retry_job_at(&self, id: Uuid, run_at: DateTime<Utc>, error: &str) -> StoreResult<()>;
+    async fn fail_job(&self, id: Uuid, error: &str) -> StoreResult<()>;
+    async fn jobs_for_project(&self, project_id: Uuid) -> StoreResult<Vec<Job>>;
+
+    // --- tiers (written by the settings lifecycle) ------------------------------------
+    async fn tiers(&self, project_id: Uuid) -> StoreResult<Vec<Tier>>;
+    async fn create_tier(&self, tier: &Tier) -> StoreResult<()>;
+}
+
+/// Opens the store a URL names: `sqlite://PATH` (created if missing) or
+/// `postgres://...`. Does not migrate.
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(Arc::new(
+            SqliteStore::open(std::path::Path::new(path)).await?,
+        ))
+    } else {
+        Err(StoreError::Config(
+            "database URL must start with sqlite:// or postgres://".to_owned(),
+        ))
+    }
+}
+
+/// The current time at the precision every backend keeps (PostgreSQL: microseconds),
+/// so a value read back equals the value written.
+pub fn now() -> DateTime<Utc> {
+    use chrono::DurationRound;
+    let now = Utc::now();
+    now.duration_trunc(chrono::TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}

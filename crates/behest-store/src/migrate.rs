@@ -1,0 +1,25 @@
+//! The migrations of each backend, embedded in the binary, and the ledger table that
+//! records which were applied.
+
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// The same text works on both backends: `TIMESTAMP`-ish text in SQLite, a real
+/// timestamp in PostgreSQL (sqlx writes the same Rust value to either).
+pub(crate) const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS behest_migrations (\
+    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)";
+
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sql: include_str!("../migrations/sqlite/0001_foundation.sql"),
+}];
+
+pub(crate) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sql: include_str!("../migrations/postgres/0001_foundation.sql"),
+}];

@@ -1,0 +1,180 @@
+//! Rows as the planes see them, and the inputs that create them.
+
+use behest_core::{DnsStatus, MemberRole, Plan, ProjectStatus, Role};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: String,
+    pub password_hash: String,
+    pub tenant_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub user_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub name: String,
+    pub plan: Plan,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Membership {
+    pub tenant: Tenant,
+    pub role: MemberRole,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub status: ProjectStatus,
+    pub dns_status: DnsStatus,
+    pub dns_last_error: Option<String>,
+    pub dns_updated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub slug: String,
+    /// The plan's active-project limit, checked in the same transaction as the insert.
+    pub active_limit: Option<i64>,
+    /// The settings row's initial draft (the seed's defaults).
+    pub settings: serde_json::Value,
+}
+
+/// A project's settings: the draft being edited and the snapshot live traffic uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingsRow {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub draft: serde_json::Value,
+    pub deployed: Option<serde_json::Value>,
+    pub draft_provider_model: Option<String>,
+    pub draft_saved_at: Option<DateTime<Utc>>,
+    pub deployed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: Option<String>,
+    pub role: Role,
+    /// Hex SHA-256 of the plaintext key; the plaintext is never stored.
+    pub key_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub project_id: Uuid,
+    pub name: Option<String>,
+    pub role: Role,
+    pub key_hash: String,
+}
+
+/// An RSA key the platform signs minted tokens with.
+#[derive(Clone, PartialEq)]
+pub struct PlatformKey {
+    pub kid: String,
+    /// PKCS#8 PEM.
+    pub private_key_pem: String,
+    pub created_at: DateTime<Utc>,
+    /// When a newer key took over signing; the key stays published for a while after.
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for PlatformKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformKey")
+            .field("kid", &self.kid)
+            .field("private_key_pem", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+/// The public half of a tenant's own signing key (the private half is shown once).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSigningKey {
+    pub kid: String,
+    pub tenant_id: Uuid,
+    pub name: Option<String>,
+    /// SPKI PEM.
+    pub public_key_pem: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Background work kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    ProvisionDns,
+    RemoveDns,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::ProvisionDns => "provision_dns",
+            JobKind::RemoveDns => "remove_dns",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        match s {
+            "provision_dns" => Some(JobKind::ProvisionDns),
+            "remove_dns" => Some(JobKind::RemoveDns),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: Uuid,
+    pub kind: JobKind,
+    pub project_id: Uuid,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    /// Attempts started so far, this one included.
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tier {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub sort_order: i64,
+    pub overrides: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

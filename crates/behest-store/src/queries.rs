@@ -1,0 +1,840 @@
+//! The SQL both backends share. SQLite and PostgreSQL accept the same `$N` placeholders
+//! and, for what we use, the same statements; `store_impl!` expands this one text into a
+//! `Store` impl per backend, so the two cannot drift apart. Types differ only in the
+//! migrations (UUID/TIMESTAMPTZ/JSONB there, BLOB/TEXT here); sqlx encodes the same Rust
+//! types to both.
+//!
+//! Transactions start with a write, so that SQLite takes its write lock first and never
+//! has to upgrade a read lock (which would fail with SQLITE_BUSY instead of waiting).
+
+macro_rules! store_impl {
+    ($store:ty, $db:ty) => {
+        use crate::model::*;
+        use crate::{Backend, Store, StoreError, StoreResult};
+        use async_trait::async_trait;
+        use behest_core::{DnsStatus, MemberRole, Plan, ProjectStatus};
+        use chrono::{DateTime, Utc};
+        use sqlx::types::Json;
+        use sqlx::Row;
+        use uuid::Uuid;
+
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        fn parse_enum<T: std::str::FromStr>(value: String, column: &str) -> StoreResult<T> {
+            value
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("{column} = {value:?}")))
+        }
+
+        fn user_from(row: &DbRow) -> StoreResult<User> {
+            Ok(User {
+                id: row.try_get("id")?,
+                email: row.try_get("email")?,
+                password_hash: row.try_get("password_hash")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn tenant_from(row: &DbRow) -> StoreResult<Tenant> {
+            Ok(Tenant {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                plan: parse_enum(row.try_get("plan")?, "tenants.plan")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        const PROJECT_COLUMNS: &str = "id, tenant_id, name, slug, status, dns_status, \
+             dns_last_error, dns_updated_at, created_at";
+
+        fn project_from(row: &DbRow) -> StoreResult<Project> {
+            Ok(Project {
+                id: row.try_get("id")?,
+                tenant_id: row.try_get("tenant_id")?,
+                name: row.try_get("name")?,
+                slug: row.try_get("slug")?,
+                status: parse_enum(row.try_get("status")?, "projects.status")?,
+                dns_status: parse_enum(row.try_get("dns_status")?, "projects.dns_status")?,
+                dns_last_error: row.try_get("dns_last_error")?,
+                dns_updated_at: row.try_get("dns_updated_at")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        const API_KEY_COLUMNS: &str =
+            "id, project_id, name, role, key_hash, created_at, revoked_at";
+
+        fn api_key_from(row: &DbRow) -> StoreResult<ApiKey> {
+            Ok(ApiKey {
+                id: row.try_get("id")?,
+                project_id: row.try_get("project_id")?,
+                name: row.try_get("name")?,
+                role: parse_enum(row.try_get("role")?, "api_keys.role")?,
+                key_hash: row.try_get("key_hash")?,
+                created_at: row.try_get("created_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        }
+
+        fn platform_key_from(row: &DbRow) -> StoreResult<PlatformKey> {
+            Ok(PlatformKey {
+                kid: row.try_get("kid")?,
+                private_key_pem: row.try_get("private_key_pem")?,
+                created_at: row.try_get("created_at")?,
+                retired_at: row.try_get("retired_at")?,
+            })
+        }
+
+        fn tenant_key_from(row: &DbRow) -> StoreResult<TenantSigningKey> {
+            Ok(TenantSigningKey {
+                kid: row.try_get("kid")?,
+                tenant_id: row.try_get("tenant_id")?,
+                name: row.try_get("name")?,
+                public_key_pem: row.try_get("public_key_pem")?,
+                created_at: row.try_get("created_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        }
+
+        const JOB_COLUMNS: &str = "id, kind, project_id, status, attempts, last_error";
+
+        fn job_from(row: &DbRow) -> StoreResult<Job> {
+            let kind: String = row.try_get("kind")?;
+            Ok(Job {
+                id: row.try_get("id")?,
+                kind: JobKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("jobs.kind = {kind:?}")))?,
+                project_id: row.try_get("project_id")?,
+                status: row.try_get("status")?,
+                attempts: row.try_get("attempts")?,
+                last_error: row.try_get("last_error")?,
+            })
+        }
+
+        fn tier_from(row: &DbRow) -> StoreResult<Tier> {
+            let overrides: Json<serde_json::Value> = row.try_get("overrides")?;
+            Ok(Tier {
+                id: row.try_get("id")?,
+                project_id: row.try_get("project_id")?,
+                name: row.try_get("name")?,
+                sort_order: row.try_get("sort_order")?,
+                overrides: overrides.0,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        fn settings_from(row: &DbRow) -> StoreResult<SettingsRow> {
+            let draft: Json<serde_json::Value> = row.try_get("draft")?;
+            let deployed: Option<Json<serde_json::Value>> = row.try_get("deployed")?;
+            Ok(SettingsRow {
+                id: row.try_get("id")?,
+                project_id: row.try_get("project_id")?,
+                draft: draft.0,
+                deployed: deployed.map(|d| d.0),
+                draft_provider_model: row.try_get("draft_provider_model")?,
+                draft_saved_at: row.try_get("draft_saved_at")?,
+                deployed_at: row.try_get("deployed_at")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        async fn enqueue_job<'c, E>(
+            executor: E,
+            kind: JobKind,
+            project_id: Uuid,
+            now: DateTime<Utc>,
+        ) -> StoreResult<()>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            sqlx::query(
+                "INSERT INTO jobs (id, kind, project_id, status, attempts, run_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'queued', 0, $4, $4, $4)",
+            )
+            .bind(Uuid::new_v4())
+            .bind(kind.as_str())
+            .bind(project_id)
+            .bind(now)
+            .execute(executor)
+            .await?;
+            Ok(())
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> Backend {
+                Self::BACKEND
+            }
+
+            async fn migrate(&self) -> StoreResult<()> {
+                self.run_migrations().await
+            }
+
+            async fn create_account(&self, new: NewAccount) -> StoreResult<(User, Tenant)> {
+                let now = crate::now();
+                let user = User {
+                    id: Uuid::new_v4(),
+                    email: new.email,
+                    password_hash: new.password_hash,
+                    created_at: now,
+                };
+                let tenant = Tenant {
+                    id: Uuid::new_v4(),
+                    name: new.tenant_name,
+                    plan: Plan::Free,
+                    created_at: now,
+                };
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(user.id)
+                    .bind(&user.email)
+                    .bind(&user.password_hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "email already registered"))?;
+                insert_tenant(&mut tx, &tenant, user.id).await?;
+                tx.commit().await?;
+                Ok((user, tenant))
+            }
+
+            async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+                sqlx::query("SELECT id, email, password_hash, created_at FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|row| user_from(&row))
+                    .transpose()
+            }
+
+            async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+                sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&session.token_hash)
+                    .bind(session.user_id)
+                    .bind(crate::now())
+                    .bind(session.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn session_user(
+                &self,
+                token_hash: &str,
+                now: DateTime<Utc>,
+            ) -> StoreResult<Option<User>> {
+                sqlx::query(
+                    "SELECT u.id, u.email, u.password_hash, u.created_at FROM sessions s \
+                     JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| user_from(&row))
+                .transpose()
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn create_tenant(&self, owner: Uuid, name: &str) -> StoreResult<Tenant> {
+                let tenant = Tenant {
+                    id: Uuid::new_v4(),
+                    name: name.to_owned(),
+                    plan: Plan::Free,
+                    created_at: crate::now(),
+                };
+                let mut tx = self.pool.begin().await?;
+                insert_tenant(&mut tx, &tenant, owner).await?;
+                tx.commit().await?;
+                Ok(tenant)
+            }
+
+            async fn tenant(&self, id: Uuid) -> StoreResult<Option<Tenant>> {
+                sqlx::query("SELECT id, name, plan, created_at FROM tenants WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|row| tenant_from(&row))
+                    .transpose()
+            }
+
+            async fn memberships(&self, user_id: Uuid) -> StoreResult<Vec<Membership>> {
+                let rows = sqlx::query(
+                    "SELECT t.id, t.name, t.plan, t.created_at, m.role FROM tenant_members m \
+                     JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = $1 ORDER BY t.created_at, t.id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(Membership {
+                            tenant: tenant_from(row)?,
+                            role: parse_enum(row.try_get("role")?, "tenant_members.role")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn member_role(
+                &self,
+                tenant_id: Uuid,
+                user_id: Uuid,
+            ) -> StoreResult<Option<MemberRole>> {
+                let role: Option<String> = sqlx::query_scalar(
+                    "SELECT role FROM tenant_members WHERE tenant_id = $1 AND user_id = $2",
+                )
+                .bind(tenant_id)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                role.map(|r| parse_enum(r, "tenant_members.role")).transpose()
+            }
+
+            async fn set_plan(&self, tenant_id: Uuid, plan: Plan) -> StoreResult<Option<Tenant>> {
+                sqlx::query("UPDATE tenants SET plan = $2, updated_at = $3 WHERE id = $1")
+                    .bind(tenant_id)
+                    .bind(plan.as_str())
+                    .bind(crate::now())
+                    .execute(&self.pool)
+                    .await?;
+                self.tenant(tenant_id).await
+            }
+
+            async fn create_project(&self, new: NewProject) -> StoreResult<Project> {
+                let now = crate::now();
+                let project = Project {
+                    id: Uuid::new_v4(),
+                    tenant_id: new.tenant_id,
+                    name: new.name,
+                    slug: new.slug,
+                    status: ProjectStatus::Active,
+                    dns_status: DnsStatus::Pending,
+                    dns_last_error: None,
+                    dns_updated_at: None,
+                    created_at: now,
+                };
+                let mut tx = self.pool.begin().await?;
+                // Lock the tenant row first: concurrent creates for one tenant queue here,
+                // so the limit below is checked against a count nobody else is changing.
+                let locked = sqlx::query("UPDATE tenants SET updated_at = $2 WHERE id = $1")
+                    .bind(project.tenant_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                if locked.rows_affected() == 0 {
+                    return Err(StoreError::Conflict("tenant does not exist".to_owned()));
+                }
+                if let Some(limit) = new.active_limit {
+                    let active: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM projects WHERE tenant_id = $1 AND status = 'active'",
+                    )
+                    .bind(project.tenant_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if active >= limit {
+                        return Err(StoreError::LimitReached);
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO projects (id, tenant_id, name, slug, status, dns_status, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                )
+                .bind(project.id)
+                .bind(project.tenant_id)
+                .bind(&project.name)
+                .bind(&project.slug)
+                .bind(project.status.as_str())
+                .bind(project.dns_status.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::from_write(e, "slug taken"))?;
+                sqlx::query(
+                    "INSERT INTO project_settings (id, project_id, draft, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4)",
+                )
+                .bind(Uuid::new_v4())
+                .bind(project.id)
+                .bind(Json(&new.settings))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                enqueue_job(&mut *tx, JobKind::ProvisionDns, project.id, now).await?;
+                tx.commit().await?;
+                Ok(project)
+            }
+
+            async fn projects(&self, tenant_id: Uuid) -> StoreResult<Vec<Project>> {
+                let sql = format!(
+                    "SELECT {PROJECT_COLUMNS} FROM projects WHERE tenant_id = $1 ORDER BY created_at, id"
+                );
+                let rows = sqlx::query(&sql).bind(tenant_id).fetch_all(&self.pool).await?;
+                rows.iter().map(project_from).collect()
+            }
+
+            async fn project(&self, id: Uuid) -> StoreResult<Option<Project>> {
+                let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1");
+                sqlx::query(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|row| project_from(&row))
+                    .transpose()
+            }
+
+            async fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>> {
+                let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE slug = $1");
+                sqlx::query(&sql)
+                    .bind(slug)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|row| project_from(&row))
+                    .transpose()
+            }
+
+            async fn suspend_project(&self, id: Uuid) -> StoreResult<bool> {
+                let now = crate::now();
+                let mut tx = self.pool.begin().await?;
+                let changed = sqlx::query(
+                    "UPDATE projects SET status = 'suspended', updated_at = $2 WHERE id = $1 AND status = 'active'",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if changed.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE project_id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                enqueue_job(&mut *tx, JobKind::RemoveDns, id, now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn retry_provisioning(&self, id: Uuid) -> StoreResult<bool> {
+                let now = crate::now();
+                let mut tx = self.pool.begin().await?;
+                let changed = sqlx::query(
+                    "UPDATE projects SET dns_status = 'PENDING', dns_last_error = NULL, dns_updated_at = $2, updated_at = $2 \
+                     WHERE id = $1 AND dns_status = 'FAILED' AND status = 'active'",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if changed.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                enqueue_job(&mut *tx, JobKind::ProvisionDns, id, now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn set_dns_status(
+                &self,
+                id: Uuid,
+                status: DnsStatus,
+                error: Option<&str>,
+            ) -> StoreResult<()> {
+                let now = crate::now();
+                sqlx::query(
+                    "UPDATE projects SET dns_status = $2, dns_last_error = $3, dns_updated_at = $4, updated_at = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(status.as_str())
+                .bind(error)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn settings(&self, project_id: Uuid) -> StoreResult<Option<SettingsRow>> {
+                sqlx::query(
+                    "SELECT id, project_id, draft, deployed, draft_provider_model, draft_saved_at, \
+                     deployed_at, created_at, updated_at FROM project_settings WHERE project_id = $1",
+                )
+                .bind(project_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| settings_from(&row))
+                .transpose()
+            }
+
+            async fn create_api_key(&self, new: NewApiKey) -> StoreResult<ApiKey> {
+                let mut conn = self.pool.acquire().await?;
+                insert_api_key(&mut conn, new, crate::now()).await
+            }
+
+            async fn active_api_keys(&self, project_id: Uuid) -> StoreResult<Vec<ApiKey>> {
+                let sql = format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE project_id = $1 AND revoked_at IS NULL \
+                     ORDER BY created_at, id"
+                );
+                let rows = sqlx::query(&sql).bind(project_id).fetch_all(&self.pool).await?;
+                rows.iter().map(api_key_from).collect()
+            }
+
+            async fn api_key(&self, id: Uuid) -> StoreResult<Option<ApiKey>> {
+                let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1");
+                sqlx::query(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|row| api_key_from(&row))
+                    .transpose()
+            }
+
+            async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+                let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1");
+                sqlx::query(&sql)
+                    .bind(key_hash)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|row| api_key_from(&row))
+                    .transpose()
+            }
+
+            async fn revoke_api_key(&self, id: Uuid) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(crate::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn rotate_api_key(
+                &self,
+                old_id: Uuid,
+                new: NewApiKey,
+            ) -> StoreResult<Option<ApiKey>> {
+                let now = crate::now();
+                let mut tx = self.pool.begin().await?;
+                let revoked = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND project_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(old_id)
+                .bind(new.project_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if revoked.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let key = insert_api_key(&mut tx, new, now).await?;
+                tx.commit().await?;
+                Ok(Some(key))
+            }
+
+            async fn platform_keys(&self) -> StoreResult<Vec<PlatformKey>> {
+                let rows = sqlx::query(
+                    "SELECT kid, private_key_pem, created_at, retired_at FROM platform_signing_keys \
+                     ORDER BY created_at DESC, kid DESC",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(platform_key_from).collect()
+            }
+
+            async fn add_platform_key(
+                &self,
+                key: &PlatformKey,
+                only_if_none: bool,
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                if only_if_none {
+                    let inserted = sqlx::query(
+                        "INSERT INTO platform_signing_keys (kid, private_key_pem, created_at) \
+                         SELECT $1, $2, $3 WHERE NOT EXISTS \
+                         (SELECT 1 FROM platform_signing_keys WHERE retired_at IS NULL)",
+                    )
+                    .bind(&key.kid)
+                    .bind(&key.private_key_pem)
+                    .bind(key.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    return Ok(inserted.rows_affected() > 0);
+                }
+                sqlx::query("UPDATE platform_signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+                    .bind(key.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO platform_signing_keys (kid, private_key_pem, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(&key.kid)
+                .bind(&key.private_key_pem)
+                .bind(key.created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn create_tenant_signing_key(&self, key: &TenantSigningKey) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO tenant_signing_keys (kid, tenant_id, name, public_key_pem, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&key.kid)
+                .bind(key.tenant_id)
+                .bind(&key.name)
+                .bind(&key.public_key_pem)
+                .bind(key.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "kid taken"))?;
+                Ok(())
+            }
+
+            async fn tenant_signing_keys(
+                &self,
+                tenant_id: Uuid,
+            ) -> StoreResult<Vec<TenantSigningKey>> {
+                let rows = sqlx::query(
+                    "SELECT kid, tenant_id, name, public_key_pem, created_at, revoked_at \
+                     FROM tenant_signing_keys WHERE tenant_id = $1 ORDER BY created_at, kid",
+                )
+                .bind(tenant_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(tenant_key_from).collect()
+            }
+
+            async fn tenant_signing_key(&self, kid: &str) -> StoreResult<Option<TenantSigningKey>> {
+                sqlx::query(
+                    "SELECT kid, tenant_id, name, public_key_pem, created_at, revoked_at \
+                     FROM tenant_signing_keys WHERE kid = $1",
+                )
+                .bind(kid)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| tenant_key_from(&row))
+                .transpose()
+            }
+
+            async fn revoke_tenant_signing_key(&self, tenant_id: Uuid, kid: &str) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE tenant_signing_keys SET revoked_at = $3 \
+                     WHERE tenant_id = $1 AND kid = $2 AND revoked_at IS NULL",
+                )
+                .bind(tenant_id)
+                .bind(kid)
+                .bind(crate::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn claim_job(
+                &self,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+            ) -> StoreResult<Option<Job>> {
+                // The due-condition is repeated in the outer WHERE: under PostgreSQL two
+                // workers may pick the same id, and the loser must re-check the row it
+                // waited for instead of taking it twice.
+                let sql = format!(
+                    "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $2, updated_at = $1 \
+                     WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $1) \
+                                 OR (status = 'running' AND locked_until < $1) ORDER BY run_at LIMIT 1) \
+                     AND ((status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until < $1)) \
+                     RETURNING {JOB_COLUMNS}"
+                );
+                sqlx::query(&sql)
+                    .bind(now)
+                    .bind(lease_until)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|row| job_from(&row))
+                    .transpose()
+            }
+
+            async fn finish_job(&self, id: Uuid) -> StoreResult<()> {
+                sqlx::query("UPDATE jobs SET status = 'done', locked_until = NULL, updated_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(crate::now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn retry_job_at(&self, id: Uuid, run_at: DateTime<Utc>, error: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE jobs SET status = 'queued', run_at = $2, last_error = $3, locked_until = NULL, \
+                     updated_at = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(run_at)
+                .bind(error)
+                .bind(crate::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn fail_job(&self, id: Uuid, error: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE jobs SET status = 'failed', last_error = $2, locked_until = NULL, updated_at = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(error)
+                .bind(crate::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn jobs_for_project(&self, project_id: Uuid) -> StoreResult<Vec<Job>> {
+                let sql = format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE project_id = $1 ORDER BY created_at, id"
+                );
+                let rows = sqlx::query(&sql).bind(project_id).fetch_all(&self.pool).await?;
+                rows.iter().map(job_from).collect()
+            }
+
+            async fn tiers(&self, project_id: Uuid) -> StoreResult<Vec<Tier>> {
+                let rows = sqlx::query(
+                    "SELECT id, project_id, name, sort_order, overrides, created_at, updated_at \
+                     FROM project_tiers WHERE project_id = $1 ORDER BY sort_order, created_at, id",
+                )
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(tier_from).collect()
+            }
+
+            async fn create_tier(&self, tier: &Tier) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO project_tiers (id, project_id, name, sort_order, overrides, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(tier.id)
+                .bind(tier.project_id)
+                .bind(&tier.name)
+                .bind(tier.sort_order)
+                .bind(Json(&tier.overrides))
+                .bind(tier.created_at)
+                .bind(tier.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "tier name taken"))?;
+                Ok(())
+            }
+        }
+
+        async fn insert_tenant(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            tenant: &Tenant,
+            owner: Uuid,
+        ) -> StoreResult<()> {
+            sqlx::query("INSERT INTO tenants (id, name, plan, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
+                .bind(tenant.id)
+                .bind(&tenant.name)
+                .bind(tenant.plan.as_str())
+                .bind(tenant.created_at)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("INSERT INTO tenant_members (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(tenant.id)
+                .bind(owner)
+                .bind(MemberRole::Owner.as_str())
+                .bind(tenant.created_at)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
+        async fn insert_api_key(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            new: NewApiKey,
+            now: DateTime<Utc>,
+        ) -> StoreResult<ApiKey> {
+            let key = ApiKey {
+                id: Uuid::new_v4(),
+                project_id: new.project_id,
+                name: new.name,
+                role: new.role,
+                key_hash: new.key_hash,
+                created_at: now,
+                revoked_at: None,
+            };
+            sqlx::query(
+                "INSERT INTO api_keys (id, project_id, name, role, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(key.id)
+            .bind(key.project_id)
+            .bind(&key.name)
+            .bind(key.role.as_str())
+            .bind(&key.key_hash)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| StoreError::from_write(e, "key hash collision"))?;
+            Ok(key)
+        }
+
+        /// Applies `migrations` in order, each in its own transaction that first takes
+        /// `lock_sql` (if any: a lock held to the end of the transaction) and then claims
+        /// its version row: a version another process already applied is skipped.
+        async fn apply_migrations(
+            pool: &sqlx::Pool<$db>,
+            migrations: &[crate::migrate::Migration],
+            lock_sql: Option<&'static str>,
+        ) -> StoreResult<()> {
+            let mut tx = pool.begin().await?;
+            if let Some(lock) = lock_sql {
+                sqlx::query(lock).execute(&mut *tx).await?;
+            }
+            sqlx::query(crate::migrate::CREATE_LEDGER).execute(&mut *tx).await?;
+            tx.commit().await?;
+            for migration in migrations {
+                let mut tx = pool.begin().await?;
+                if let Some(lock) = lock_sql {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
+                let claimed = sqlx::query(
+                    "INSERT INTO behest_migrations (version, name, applied_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (version) DO NOTHING",
+                )
+                .bind(migration.version)
+                .bind(migration.name)
+                .bind(crate::now())
+                .execute(&mut *tx)
+                .await?;
+                if claimed.rows_affected() == 0 {
+                    continue;
+                }
+                // A plain `&str` runs as an unprepared multi-statement script on both
+                // backends. (`sqlx::raw_sql` would too, but its future is not `Send`
+                // inside an `async_trait` method.)
+                sqlx::Executor::execute(&mut *tx, migration.sql)
+                    .await
+                    .map_err(|source| StoreError::Migration { version: migration.version, source })?;
+                tx.commit().await?;
+                tracing::info!(version = migration.version, name = migration.name, "migration applied");
+            }
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use store_impl;

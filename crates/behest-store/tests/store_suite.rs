@@ -1,0 +1,554 @@
+//! One test suite, run against every backend: SQLite on a temporary file, PostgreSQL
+//! in a fresh schema of `BEHEST_TEST_DATABASE_URL` (required when `CI` is set).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use behest_core::{DnsStatus, MemberRole, Plan, ProjectStatus, Role};
+use behest_store::*;
+use chrono::{Duration, Utc};
+use std::str::FromStr;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A migrated store plus whatever must be cleaned up after it.
+struct Harness {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    pg_schema: Option<(String, String)>,
+}
+
+impl Harness {
+    async fn sqlite() -> Option<Harness> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("behest.db"))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        Some(Harness {
+            store: Arc::new(store),
+            _dir: Some(dir),
+            pg_schema: None,
+        })
+    }
+
+    async fn postgres() -> Option<Harness> {
+        let Ok(url) = std::env::var("BEHEST_TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "BEHEST_TEST_DATABASE_URL must be set in CI: PostgreSQL tests may not skip there"
+            );
+            eprintln!("skipping: BEHEST_TEST_DATABASE_URL is not set");
+            return None;
+        };
+        let schema = format!("store_test_{}", Uuid::new_v4().simple());
+        let admin = PostgresStore::connect(&url).await.unwrap();
+        drop(admin);
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        sqlx::Executor::execute(&mut conn, format!("CREATE SCHEMA {schema}").as_str())
+            .await
+            .unwrap();
+        let options = sqlx::postgres::PgConnectOptions::from_str(&url)
+            .unwrap()
+            .options([("search_path", schema.as_str())]);
+        let store = PostgresStore::connect_with(options).await.unwrap();
+        store.migrate().await.unwrap();
+        Some(Harness {
+            store: Arc::new(store),
+            _dir: None,
+            pg_schema: Some((url, schema)),
+        })
+    }
+
+    async fn cleanup(self) {
+        if let Some((url, schema)) = self.pg_schema {
+            drop(self.store);
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            sqlx::Executor::execute(&mut conn, format!("DROP SCHEMA {schema} CASCADE").as_str())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn account(store: &dyn Store, email: &str) -> (User, Tenant) {
+    store
+        .create_account(NewAccount {
+            email: email.to_owned(),
+            password_hash: "argon2-hash".to_owned(),
+            tenant_name: "Acme".to_owned(),
+        })
+        .await
+        .unwrap()
+}
+
+fn new_project(tenant: &Tenant, slug: &str) -> NewProject {
+    NewProject {
+        tenant_id: tenant.id,
+        name: format!("project {slug}"),
+        slug: slug.to_owned(),
+        active_limit: tenant.plan.active_project_limit(),
+        settings: serde_json::json!({"rpm_limit": 60}),
+    }
+}
+
+fn new_key(project: &Project, hash: &str, role: Role) -> NewApiKey {
+    NewApiKey {
+        project_id: project.id,
+        name: Some("default".to_owned()),
+        role,
+        key_hash: hash.to_owned(),
+    }
+}
+
+async fn migrations_are_idempotent(store: &dyn Store) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+}
+
+async fn accounts_sessions_and_memberships(store: &dyn Store) {
+    let (user, tenant) = account(store, "ada@example.com").await;
+    assert_eq!(tenant.plan, Plan::Free);
+    let again = store
+        .create_account(NewAccount {
+            email: "ada@example.com".into(),
+            password_hash: "x".into(),
+            tenant_name: "Other".into(),
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(
+        store.user_by_email("ada@example.com").await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(
+        store.user_by_email("nobody@example.com").await.unwrap(),
+        None
+    );
+
+    let now = behest_store::now();
+    store
+        .create_session(NewSession {
+            token_hash: "live".into(),
+            user_id: user.id,
+            expires_at: now + Duration::hours(1),
+        })
+        .await
+        .unwrap();
+    store
+        .create_session(NewSession {
+            token_hash: "stale".into(),
+            user_id: user.id,
+            expires_at: now - Duration::seconds(1),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_user("live", now).await.unwrap().map(|u| u.id),
+        Some(user.id)
+    );
+    assert_eq!(store.session_user("stale", now).await.unwrap(), None);
+    assert!(store.delete_session("live").await.unwrap());
+    assert!(!store.delete_session("live").await.unwrap());
+    assert_eq!(store.session_user("live", now).await.unwrap(), None);
+
+    let second = store.create_tenant(user.id, "Second").await.unwrap();
+    let memberships = store.memberships(user.id).await.unwrap();
+    let ids: Vec<Uuid> = memberships.iter().map(|m| m.tenant.id).collect();
+    assert_eq!(ids, vec![tenant.id, second.id]);
+    assert!(memberships.iter().all(|m| m.role == MemberRole::Owner));
+    let (stranger, _) = account(store, "eve@example.com").await;
+    assert_eq!(
+        store.member_role(tenant.id, stranger.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.member_role(tenant.id, user.id).await.unwrap(),
+        Some(MemberRole::Owner)
+    );
+
+    let pro = store.set_plan(tenant.id, Plan::Pro).await.unwrap().unwrap();
+    assert_eq!(pro.plan, Plan::Pro);
+    assert_eq!(
+        store.set_plan(Uuid::new_v4(), Plan::Pro).await.unwrap(),
+        None
+    );
+}
+
+async fn projects_respect_plan_limit_and_unique_slugs(store: &dyn Store) {
+    let (_, tenant) = account(store, "pat@example.com").await;
+    let mut created = Vec::new();
+    for slug in ["amber-fox-001", "amber-fox-002", "amber-fox-003"] {
+        created.push(
+            store
+                .create_project(new_project(&tenant, slug))
+                .await
+                .unwrap(),
+        );
+    }
+    let fourth = store
+        .create_project(new_project(&tenant, "amber-fox-004"))
+        .await;
+    assert!(
+        matches!(fourth, Err(StoreError::LimitReached)),
+        "{fourth:?}"
+    );
+
+    // A slug clash is a conflict, not a crash, and leaves nothing behind.
+    let (_, other) = account(store, "sam@example.com").await;
+    let clash = store
+        .create_project(new_project(&other, "amber-fox-001"))
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    assert!(store.projects(other.id).await.unwrap().is_empty());
+
+    let first = &created[0];
+    assert_eq!(first.status, ProjectStatus::Active);
+    assert_eq!(first.dns_status, DnsStatus::Pending);
+    assert_eq!(store.project(first.id).await.unwrap().as_ref(), Some(first));
+    assert_eq!(
+        store.project_by_slug("amber-fox-002").await.unwrap(),
+        Some(created[1].clone())
+    );
+    assert_eq!(store.projects(tenant.id).await.unwrap(), created);
+
+    let settings = store.settings(first.id).await.unwrap().unwrap();
+    assert_eq!(settings.draft["rpm_limit"], 60);
+    assert_eq!(settings.deployed, None);
+
+    let jobs = store.jobs_for_project(first.id).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].kind, JobKind::ProvisionDns);
+
+    // Suspending frees a slot on the plan, once.
+    assert!(store.suspend_project(first.id).await.unwrap());
+    assert!(!store.suspend_project(first.id).await.unwrap());
+    assert_eq!(store.jobs_for_project(first.id).await.unwrap().len(), 2);
+    store
+        .create_project(new_project(&tenant, "amber-fox-005"))
+        .await
+        .unwrap();
+
+    // A pro tenant has no limit.
+    store.set_plan(tenant.id, Plan::Pro).await.unwrap();
+    let mut pro = new_project(&tenant, "amber-fox-006");
+    pro.active_limit = None;
+    store.create_project(pro).await.unwrap();
+}
+
+async fn concurrent_creates_cannot_exceed_the_limit(store: Arc<dyn Store>) {
+    let (_, tenant) = account(store.as_ref(), "race@example.com").await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let project = new_project(&tenant, &format!("swift-owl-{i:03}"));
+        tasks.push(tokio::spawn(
+            async move { store.create_project(project).await },
+        ));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::LimitReached) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(ok, 3);
+}
+
+async fn provisioning_states(store: &dyn Store) {
+    let (_, tenant) = account(store, "dns@example.com").await;
+    let project = store
+        .create_project(new_project(&tenant, "calm-seal-001"))
+        .await
+        .unwrap();
+    assert!(
+        !store.retry_provisioning(project.id).await.unwrap(),
+        "only FAILED may retry"
+    );
+    store
+        .set_dns_status(project.id, DnsStatus::Failed, Some("boom"))
+        .await
+        .unwrap();
+    let failed = store.project(project.id).await.unwrap().unwrap();
+    assert_eq!(failed.dns_status, DnsStatus::Failed);
+    assert_eq!(failed.dns_last_error.as_deref(), Some("boom"));
+    assert!(failed.dns_updated_at.is_some());
+    assert!(store.retry_provisioning(project.id).await.unwrap());
+    let pending = store.project(project.id).await.unwrap().unwrap();
+    assert_eq!(pending.dns_status, DnsStatus::Pending);
+    assert_eq!(pending.dns_last_error, None);
+    assert_eq!(store.jobs_for_project(project.id).await.unwrap().len(), 2);
+}
+
+async fn jobs_are_claimed_once_and_leases_expire(store: &dyn Store) {
+    let (_, tenant) = account(store, "jobs@example.com").await;
+    let project = store
+        .create_project(new_project(&tenant, "quick-yak-001"))
+        .await
+        .unwrap();
+    let now = Utc::now() + Duration::seconds(1);
+    let job = store
+        .claim_job(now, now + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (job.project_id, job.kind, job.attempts),
+        (project.id, JobKind::ProvisionDns, 1)
+    );
+    assert_eq!(
+        store
+            .claim_job(now, now + Duration::seconds(30))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A worker that died: its lease runs out and the job is claimed again.
+    let later = now + Duration::seconds(31);
+    let again = store
+        .claim_job(later, later + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (job.id, 2));
+
+    store
+        .retry_job_at(job.id, later + Duration::seconds(10), "transient")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim_job(later, later).await.unwrap(),
+        None,
+        "not due yet"
+    );
+    let due = later + Duration::seconds(11);
+    let third = store
+        .claim_job(due, due + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (third.attempts, third.last_error.as_deref()),
+        (3, Some("transient"))
+    );
+    store.fail_job(job.id, "gave up").await.unwrap();
+    store.finish_job(job.id).await.unwrap();
+    let far = due + Duration::days(1);
+    assert_eq!(store.claim_job(far, far).await.unwrap(), None);
+    assert_eq!(
+        store.jobs_for_project(project.id).await.unwrap()[0].status,
+        "done"
+    );
+}
+
+async fn api_keys_lookup_rotate_and_revoke(store: &dyn Store) {
+    let (_, tenant) = account(store, "keys@example.com").await;
+    let project = store
+        .create_project(new_project(&tenant, "keen-lynx-001"))
+        .await
+        .unwrap();
+    let key = store
+        .create_api_key(new_key(&project, "hash-1", Role::Admin))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.api_key_by_hash("hash-1").await.unwrap().as_ref(),
+        Some(&key)
+    );
+    assert_eq!(store.api_key(key.id).await.unwrap().as_ref(), Some(&key));
+    let dup = store
+        .create_api_key(new_key(&project, "hash-1", Role::User))
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))));
+
+    let rotated = store
+        .rotate_api_key(key.id, new_key(&project, "hash-2", Role::Admin))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(rotated.id, key.id);
+    assert!(store
+        .api_key(key.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert_eq!(
+        store.active_api_keys(project.id).await.unwrap(),
+        vec![rotated.clone()]
+    );
+    // Rotating a revoked key does nothing, and the new hash is not inserted.
+    let stale = store
+        .rotate_api_key(key.id, new_key(&project, "hash-3", Role::User))
+        .await;
+    assert_eq!(stale.unwrap(), None);
+    assert_eq!(store.api_key_by_hash("hash-3").await.unwrap(), None);
+
+    assert!(store.revoke_api_key(rotated.id).await.unwrap());
+    assert!(!store.revoke_api_key(rotated.id).await.unwrap());
+    assert!(store.active_api_keys(project.id).await.unwrap().is_empty());
+
+    // Suspension revokes every key.
+    let k = store
+        .create_api_key(new_key(&project, "hash-4", Role::User))
+        .await
+        .unwrap();
+    store.suspend_project(project.id).await.unwrap();
+    assert!(store
+        .api_key(k.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+}
+
+async fn signing_keys(store: &dyn Store) {
+    let t0 = behest_store::now();
+    let first = PlatformKey {
+        kid: "k1".into(),
+        private_key_pem: "pem1".into(),
+        created_at: t0,
+        retired_at: None,
+    };
+    assert!(store.add_platform_key(&first, true).await.unwrap());
+    let racer = PlatformKey {
+        kid: "k-racer".into(),
+        ..first.clone()
+    };
+    assert!(
+        !store.add_platform_key(&racer, true).await.unwrap(),
+        "one active key at first start"
+    );
+    let second = PlatformKey {
+        kid: "k2".into(),
+        private_key_pem: "pem2".into(),
+        created_at: t0 + Duration::seconds(5),
+        retired_at: None,
+    };
+    assert!(store.add_platform_key(&second, false).await.unwrap());
+    let keys = store.platform_keys().await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        ["k2", "k1"]
+    );
+    assert_eq!(keys[0].retired_at, None);
+    assert_eq!(
+        keys[1].retired_at.map(|t| t.timestamp()),
+        Some(second.created_at.timestamp())
+    );
+
+    let (_, tenant) = account(store, "sign@example.com").await;
+    let (_, other) = account(store, "other@example.com").await;
+    let key = TenantSigningKey {
+        kid: "sk_abc".into(),
+        tenant_id: tenant.id,
+        name: Some("ci".into()),
+        public_key_pem: "-----BEGIN PUBLIC KEY-----".into(),
+        created_at: t0,
+        revoked_at: None,
+    };
+    store.create_tenant_signing_key(&key).await.unwrap();
+    assert!(matches!(
+        store.create_tenant_signing_key(&key).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.tenant_signing_keys(tenant.id).await.unwrap().len(), 1);
+    assert!(store
+        .tenant_signing_keys(other.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!store
+        .revoke_tenant_signing_key(other.id, "sk_abc")
+        .await
+        .unwrap());
+    assert!(store
+        .revoke_tenant_signing_key(tenant.id, "sk_abc")
+        .await
+        .unwrap());
+    let revoked = store.tenant_signing_key("sk_abc").await.unwrap().unwrap();
+    assert!(revoked.revoked_at.is_some());
+}
+
+async fn tiers_are_ordered_and_unique(store: &dyn Store) {
+    let (_, tenant) = account(store, "tiers@example.com").await;
+    let project = store
+        .create_project(new_project(&tenant, "noble-owl-001"))
+        .await
+        .unwrap();
+    let now = behest_store::now();
+    for (name, order) in [("gold", 2), ("free", 0), ("silver", 1)] {
+        let tier = Tier {
+            id: Uuid::new_v4(),
+            project_id: project.id,
+            name: name.into(),
+            sort_order: order,
+            overrides: serde_json::json!({"rpm_limit": order * 10 + 10}),
+            created_at: now,
+            updated_at: now,
+        };
+        store.create_tier(&tier).await.unwrap();
+    }
+    let names: Vec<String> = store
+        .tiers(project.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["free", "silver", "gold"]);
+    let dup = Tier {
+        id: Uuid::new_v4(),
+        project_id: project.id,
+        name: "gold".into(),
+        sort_order: 5,
+        overrides: serde_json::json!({}),
+        created_at: now,
+        updated_at: now,
+    };
+    assert!(matches!(
+        store.create_tier(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+macro_rules! suite {
+    ($backend:ident) => {
+        mod $backend {
+            use super::*;
+
+            macro_rules! case {
+                ($name:ident, $arg:ident => $call:expr) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let Some(harness) = Harness::$backend().await else { return };
+                        let $arg = harness.store.clone();
+                        $call.await;
+                        harness.cleanup().await;
+                    }
+                };
+            }
+
+            case!(migrations_are_idempotent, s => super::migrations_are_idempotent(s.as_ref()));
+            case!(accounts_sessions_and_memberships, s => super::accounts_sessions_and_memberships(s.as_ref()));
+            case!(projects_respect_plan_limit_and_unique_slugs, s => super::projects_respect_plan_limit_and_unique_slugs(s.as_ref()));
+            case!(provisioning_states, s => super::provisioning_states(s.as_ref()));
+            case!(jobs_are_claimed_once_and_leases_expire, s => super::jobs_are_claimed_once_and_leases_expire(s.as_ref()));
+            case!(api_keys_lookup_rotate_and_revoke, s => super::api_keys_lookup_rotate_and_revoke(s.as_ref()));
+            case!(signing_keys, s => super::signing_keys(s.as_ref()));
+            case!(tiers_are_ordered_and_unique, s => super::tiers_are_ordered_and_unique(s.as_ref()));
+            case!(concurrent_creates_cannot_exceed_the_limit, s => super::concurrent_creates_cannot_exceed_the_limit(s));
+        }
+    };
+}
+
+suite!(sqlite);
+suite!(postgres);
