@@ -24,6 +24,11 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> String {
     format!("{adjective}-{animal}-{:03}", rng.gen_range(0..1000))
 }
 
+/// A fresh random slug from the thread-local generator.
+pub fn random() -> String {
+    generate(&mut rand::thread_rng())
+}
+
 /// Whether `label` has the shape of a slug: lowercase ASCII words joined by `-`, as a
 /// DNS label (1-63 chars). Used to reject garbage before any lookup.
 pub fn is_well_formed(label: &str) -> bool {

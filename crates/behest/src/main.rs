@@ -1,1 +1,73 @@
-fn main() {}
+//! `behest`: the gateway's one binary. `serve` runs the control plane and data plane on
+//! one port; `migrate` applies the store's migrations; `keys rotate` adds a platform
+//! signing key.
+
+mod config;
+mod demo;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use config::{ServeArgs, StoreArgs};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "behest",
+    version,
+    about = "Behest: the LLM gateway your users' browsers can call directly."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (control plane, data plane) until SIGTERM/SIGINT.
+    Serve(ServeArgs),
+    /// Apply pending store migrations and exit.
+    Migrate(StoreArgs),
+    /// Manage the platform's token signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key. The previous key stays published in the JWKS until every
+    /// token it signed has expired; running servers switch within their reload interval.
+    Rotate(StoreArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("behest: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Migrate(args) => serve::migrate(args).await,
+            Command::Keys {
+                action: KeysCommand::Rotate(args),
+            } => serve::rotate_keys(args).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One clear line; the chain says what failed and why.
+            eprintln!("behest: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

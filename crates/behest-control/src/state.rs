@@ -1,0 +1,56 @@
+//! What control-plane handlers share.
+
+use behest_auth::keyring::Keyring;
+use behest_http::SiteDomain;
+use behest_store::Store;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Settings the control plane takes from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    pub site: SiteDomain,
+    /// `iss` of minted tokens.
+    pub issuer: String,
+    /// `ADMIN_SECRET`; the admin routes answer 403 while it is unset.
+    pub admin_secret: Option<String>,
+    /// Lifetime of a dashboard session.
+    pub session_ttl: chrono::Duration,
+}
+
+#[derive(Clone)]
+pub struct ControlState {
+    pub store: Arc<dyn Store>,
+    pub keyring: Arc<Keyring>,
+    pub config: Arc<ControlConfig>,
+    /// Wakes the job worker when a job is enqueued.
+    pub jobs: Arc<Notify>,
+    ready: Arc<AtomicBool>,
+}
+
+impl ControlState {
+    pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, config: ControlConfig) -> Self {
+        ControlState {
+            store,
+            keyring,
+            config: Arc::new(config),
+            jobs: Arc::new(Notify::new()),
+            ready: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// `/readyz` answers 200 from now on (store migrated, workers started).
+    pub fn mark_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// `/readyz` answers 503 from now on (shutting down).
+    pub fn mark_not_ready(&self) {
+        self.ready.store(false, Ordering::Release);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}

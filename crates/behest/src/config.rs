@@ -1,0 +1,246 @@
+//! Configuration: defaults, then the `--config` TOML file, then environment variables,
+//! then command-line flags (clap reads the last two). `validate` names every problem.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct StoreArgs {
+    /// Directory for the SQLite file and other local state [default: ./behest-data].
+    #[arg(long, env = "BEHEST_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://PATH` or `postgres://...` [default: SQLite in the data directory].
+    #[arg(long, env = "BEHEST_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// A TOML file with any of the settings below (flags and env win over it).
+    #[arg(long, env = "BEHEST_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "BEHEST_LISTEN")]
+    pub listen: Option<String>,
+    /// Domain project hosts live under: `{slug}.{domain}` [default: localhost].
+    #[arg(long, env = "BEHEST_DOMAIN")]
+    pub domain: Option<String>,
+    /// `iss` of minted tokens [default: behest].
+    #[arg(long, env = "BEHEST_ISSUER")]
+    pub issuer: Option<String>,
+    /// Secret for the admin API (`X-Admin-Secret`); admin routes are off without it.
+    #[arg(long, env = "ADMIN_SECRET", hide_env_values = true)]
+    pub admin_secret: Option<String>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "BEHEST_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Create (once) a demo account, project and API key, and print how to use them.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// The `--config` file. Unknown keys are an error, not silently ignored.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub domain: Option<String>,
+    pub issuer: Option<String>,
+    pub admin_secret: Option<String>,
+    pub log_format: Option<String>,
+    pub session_ttl_hours: Option<i64>,
+    pub key_reload_secs: Option<u64>,
+    #[serde(default)]
+    pub dns: DnsFileConfig,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DnsFileConfig {
+    pub max_attempts: Option<i64>,
+    pub backoff_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything `serve` runs with, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub domain: String,
+    pub issuer: String,
+    pub admin_secret: Option<String>,
+    pub log_format: LogFormat,
+    pub session_ttl: chrono::Duration,
+    pub key_reload: std::time::Duration,
+    pub dns_max_attempts: i64,
+    pub dns_backoff: std::time::Duration,
+    pub demo: bool,
+}
+
+pub fn load_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+/// The store URL: explicit, else the SQLite file in the data directory.
+pub fn database_url(args: &StoreArgs, file: &FileConfig) -> (PathBuf, String) {
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./behest-data"));
+    let url = args
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("behest.db").display()));
+    (data_dir, url)
+}
+
+impl Settings {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
+        let file = load_file(args.store.config.as_deref())?;
+        let (data_dir, database_url) = database_url(&args.store, &file);
+        let mut problems = Vec::new();
+
+        let listen_raw = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let listen = listen_raw.parse().unwrap_or_else(|_| {
+            problems.push(format!(
+                "listen: {listen_raw:?} is not an address like 127.0.0.1:8080"
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+        let domain = args
+            .domain
+            .or(file.domain)
+            .unwrap_or_else(|| "localhost".to_owned());
+        let domain_ok = !domain.is_empty()
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !domain_ok {
+            problems.push(format!("domain: {domain:?} is not a DNS name"));
+        }
+        let issuer = args
+            .issuer
+            .or(file.issuer)
+            .unwrap_or_else(|| "behest".to_owned());
+        if issuer.trim().is_empty() {
+            problems.push("issuer: must not be empty".to_owned());
+        }
+        let admin_secret = args
+            .admin_secret
+            .or(file.admin_secret)
+            .filter(|s| !s.is_empty());
+        if admin_secret.as_ref().is_some_and(|s| s.len() < 16) {
+            problems.push("admin_secret (ADMIN_SECRET): must be at least 16 characters".to_owned());
+        }
+        let log_format = match args.log_format.or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problems.push(format!("log_format: {other:?} is not \"text\" or \"json\""));
+                LogFormat::Text
+            }
+        };
+        let session_hours = file.session_ttl_hours.unwrap_or(24 * 7);
+        if !(1..=24 * 90).contains(&session_hours) {
+            problems.push("session_ttl_hours: must be 1-2160".to_owned());
+        }
+        let dns_max_attempts = file.dns.max_attempts.unwrap_or(3);
+        if !(1..=20).contains(&dns_max_attempts) {
+            problems.push("dns.max_attempts: must be 1-20".to_owned());
+        }
+        if !problems.is_empty() {
+            bail!("invalid configuration:\n  {}", problems.join("\n  "));
+        }
+        Ok(Settings {
+            listen,
+            data_dir,
+            database_url,
+            domain,
+            issuer,
+            admin_secret,
+            log_format,
+            session_ttl: chrono::Duration::hours(session_hours),
+            key_reload: std::time::Duration::from_secs(file.key_reload_secs.unwrap_or(30).max(1)),
+            dns_max_attempts,
+            dns_backoff: std::time::Duration::from_secs(file.dns.backoff_secs.unwrap_or(2)),
+            demo: args.demo,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let settings = Settings::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.domain, "localhost");
+        assert_eq!(settings.issuer, "behest");
+        assert_eq!(settings.data_dir, PathBuf::from("./behest-data"));
+        assert_eq!(settings.database_url, "sqlite://./behest-data/behest.db");
+        assert_eq!(settings.admin_secret, None);
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_every_problem_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("behest.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndomain = \"example.com\"\n",
+        )
+        .unwrap();
+        let mut args = ServeArgs::default();
+        args.store.config = Some(path.clone());
+        args.domain = Some("flag.test".into());
+        let settings = Settings::resolve(args).unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(settings.domain, "flag.test");
+
+        let bad = ServeArgs {
+            listen: Some("nowhere".into()),
+            domain: Some("bad domain".into()),
+            admin_secret: Some("short".into()),
+            ..ServeArgs::default()
+        };
+        let err = Settings::resolve(bad).unwrap_err().to_string();
+        for field in ["listen", "domain", "admin_secret"] {
+            assert!(err.contains(field), "{err}");
+        }
+
+        std::fs::write(&path, "listne = \"typo\"\n").unwrap();
+        let mut typo = ServeArgs::default();
+        typo.store.config = Some(path);
+        let err = format!("{:#}", Settings::resolve(typo).unwrap_err());
+        assert!(err.contains("listne"), "{err}");
+    }
+}

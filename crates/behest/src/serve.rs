@@ -1,0 +1,198 @@
+//! Wiring: open and migrate the store, load the signing keys, start the workers, serve
+//! until a signal, then drain.
+
+use crate::config::{self, LogFormat, ServeArgs, Settings, StoreArgs};
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use behest_auth::keyring::{self, Keyring};
+use behest_control::provisioning::{LocalProvisioner, Worker, WorkerConfig};
+use behest_control::{ControlConfig, ControlState};
+use behest_http::{edge, SiteDomain};
+use behest_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Largest request body accepted (control plane JSON; the data plane sets its own).
+const BODY_LIMIT: usize = 1024 * 1024;
+/// How long background workers get to finish after the listener stops.
+const WORKER_DRAIN: Duration = Duration::from_secs(5);
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(args)?;
+    init_logging(settings.log_format);
+    let store = open_store(&settings.database_url).await?;
+    store.migrate().await.context("migrating the store")?;
+    let keyring = Arc::new(
+        Keyring::load_or_init(store.as_ref())
+            .await
+            .context("loading the platform signing keys")?,
+    );
+    let site = SiteDomain::new(&settings.domain);
+    let state = ControlState::new(
+        store.clone(),
+        keyring.clone(),
+        ControlConfig {
+            site: site.clone(),
+            issuer: settings.issuer.clone(),
+            admin_secret: settings.admin_secret.clone(),
+            session_ttl: settings.session_ttl,
+        },
+    );
+
+    let shutdown = CancellationToken::new();
+    let mut workers = tokio::task::JoinSet::new();
+    let worker = Worker {
+        store: store.clone(),
+        provisioner: Arc::new(LocalProvisioner),
+        site: site.clone(),
+        wake: state.jobs.clone(),
+        config: WorkerConfig {
+            max_attempts: settings.dns_max_attempts,
+            backoff: settings.dns_backoff,
+            ..WorkerConfig::default()
+        },
+    };
+    workers.spawn(worker.run(shutdown.clone()));
+    workers.spawn(reload_keys(
+        store.clone(),
+        keyring,
+        settings.key_reload,
+        shutdown.clone(),
+    ));
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    if settings.demo {
+        crate::demo::prepare(store.as_ref(), &settings, &site, local).await?;
+    }
+
+    let app = edge::wrap(
+        behest_control::routes(state.clone()).layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        site,
+    );
+    state.mark_ready();
+    tracing::info!(addr = %local, backend = ?store.backend(), domain = %settings.domain, "listening");
+
+    let on_signal = {
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown requested: draining");
+            state.mark_not_ready();
+            shutdown.cancel();
+        }
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(on_signal)
+        .await
+        .context("serving")?;
+
+    let drained = tokio::time::timeout(WORKER_DRAIN, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "workers did not stop in time; a claimed job will be retried after its lease"
+        );
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+pub async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    let file = config::load_file(args.config.as_deref())?;
+    let (_, url) = config::database_url(&args, &file);
+    open_store(&url)
+        .await?
+        .migrate()
+        .await
+        .context("migrating the store")?;
+    println!("migrations applied");
+    Ok(())
+}
+
+pub async fn rotate_keys(args: StoreArgs) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    let file = config::load_file(args.config.as_deref())?;
+    let (_, url) = config::database_url(&args, &file);
+    let store = open_store(&url).await?;
+    store.migrate().await.context("migrating the store")?;
+    let kid = keyring::rotate(store.as_ref())
+        .await
+        .context("rotating the signing key")?;
+    println!("new signing key: {kid}");
+    Ok(())
+}
+
+async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    // The URL may hold a password: name the backend, never the URL.
+    let backend = url.split("://").next().unwrap_or("unknown");
+    behest_store::open(url)
+        .await
+        .with_context(|| format!("cannot open the {backend} store"))
+}
+
+/// Reloads the platform keys so a `behest keys rotate` reaches running servers.
+async fn reload_keys(
+    store: Arc<dyn Store>,
+    keyring: Arc<Keyring>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(err) = keyring.reload(store.as_ref()).await {
+            tracing::warn!(error = %err, "could not reload the signing keys; keeping the current ones");
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    // A second init (tests) is harmless: keep the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

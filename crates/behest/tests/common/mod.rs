@@ -1,0 +1,410 @@
+//! Runs the real `behest` binary on a free port for a test, with SQLite in a temporary
+//! directory or a fresh PostgreSQL database (from `BEHEST_TEST_DATABASE_URL`, required
+//! when `CI` is set), and talks HTTP to it.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use reqwest::header::HOST;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a test's data lives; dropped (PostgreSQL: the database) by [`Server::stop`].
+pub struct Database {
+    pub url: String,
+    pg: Option<(String, String)>,
+}
+
+impl Database {
+    pub async fn create(backend: Backend, dir: &std::path::Path) -> Option<Database> {
+        match backend {
+            Backend::Sqlite => Some(Database {
+                url: format!("sqlite://{}", dir.join("behest.db").display()),
+                pg: None,
+            }),
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var("BEHEST_TEST_DATABASE_URL") else {
+                    assert!(
+                        std::env::var_os("CI").is_none(),
+                        "BEHEST_TEST_DATABASE_URL must be set in CI: PostgreSQL tests may not skip there"
+                    );
+                    eprintln!("skipping: BEHEST_TEST_DATABASE_URL is not set");
+                    return None;
+                };
+                let name = format!("behest_e2e_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                    .await
+                    .unwrap();
+                sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .unwrap();
+                let (base, _) = admin_url.rsplit_once('/').unwrap();
+                Some(Database {
+                    url: format!("{base}/{name}"),
+                    pg: Some((admin_url, name)),
+                })
+            }
+        }
+    }
+
+    async fn drop_database(&self) {
+        if let Some((admin_url, name)) = &self.pg {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
+                .await
+                .unwrap();
+            sqlx::Executor::execute(
+                &mut conn,
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+            )
+            .await
+            .unwrap();
+        }
+    }
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub db: Database,
+    pub http: reqwest::Client,
+    log_path: PathBuf,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_behest")
+}
+
+impl Server {
+    /// Starts a server, or `None` when the backend is not available here (never in CI).
+    pub async fn start(backend: Backend) -> Option<Server> {
+        Self::start_with(backend, &[], "").await
+    }
+
+    pub async fn start_with(backend: Backend, args: &[&str], config_toml: &str) -> Option<Server> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(backend, dir.path()).await?;
+        Some(Self::start_in(dir, db, args, config_toml).await)
+    }
+
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        db: Database,
+        args: &[&str],
+        config_toml: &str,
+    ) -> Server {
+        let port = free_port();
+        let config = dir.path().join("behest.toml");
+        std::fs::write(&config, config_toml).unwrap();
+        let log_path = dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(binary())
+            .arg("serve")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--database-url", &db.url])
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("ADMIN_SECRET", ADMIN_SECRET)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let server = Server {
+            child: Some(child),
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+            db,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            log_path,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.http.get(self.url("/readyz")).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server not ready: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn child(&mut self) -> &mut Child {
+        self.child.as_mut().unwrap()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let pid = child.id().unwrap();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tokio::time::timeout(Duration::from_secs(15), child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+        self.db.drop_database().await;
+    }
+
+    // --- requests ---------------------------------------------------------------------
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        self.call_host(method, path, None, bearer, body).await
+    }
+
+    /// A request with the `Host` header of a project host (`{slug}.localhost:PORT`).
+    pub async fn call_host(
+        &self,
+        method: &str,
+        path: &str,
+        host_slug: Option<&str>,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self.http.request(method.parse().unwrap(), self.url(path));
+        if let Some(slug) = host_slug {
+            request = request.header(HOST, format!("{slug}.localhost:{}", self.port));
+        }
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Response::from(request.send().await.unwrap()).await
+    }
+
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Vec<u8>,
+    ) -> Response {
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        Response::from(request.send().await.unwrap()).await
+    }
+
+    // --- the quickstart's steps -----------------------------------------------------------
+
+    pub async fn signup(&self, email: &str) -> Account {
+        let r = self
+            .call(
+                "POST",
+                "/auth/v1/signup",
+                None,
+                Some(json!({"email": email, "password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        Account {
+            session: r.str("session_token"),
+            tenant_id: r.str("tenant_id"),
+            user_id: r.str("user_id"),
+        }
+    }
+
+    pub async fn create_project(&self, account: &Account, name: &str) -> Value {
+        let path = format!("/auth/v1/tenants/{}/projects", account.tenant_id);
+        let r = self
+            .call(
+                "POST",
+                &path,
+                Some(&account.session),
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        r.body
+    }
+
+    pub async fn create_key(
+        &self,
+        account: &Account,
+        project_id: &str,
+        role: Option<&str>,
+    ) -> String {
+        let path = format!("/auth/v1/projects/{project_id}/api-keys");
+        let body = match role {
+            Some(role) => json!({"name": "test", "role": role}),
+            None => json!({"name": "test"}),
+        };
+        let r = self
+            .call("POST", &path, Some(&account.session), Some(body))
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        r.str("api_key")
+    }
+
+    pub async fn mint(&self, key: &str, body: Value) -> Response {
+        self.call("POST", "/auth/v1/auth/mint", Some(key), Some(body))
+            .await
+    }
+
+    /// Waits for the project's DNS status to become `want`.
+    pub async fn wait_dns(&self, account: &Account, project_id: &str, want: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let path = format!("/auth/v1/projects/{project_id}/provisioning");
+            let r = self.call("GET", &path, Some(&account.session), None).await;
+            assert_eq!(r.status, 200, "{r:?}");
+            if r.body["dns_status"] == want {
+                return r.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dns_status stayed {}",
+                r.body["dns_status"]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub session: String,
+    pub tenant_id: String,
+    pub user_id: String,
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Response {
+    async fn from(response: reqwest::Response) -> Response {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Response {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub fn str(&self, field: &str) -> String {
+        self.body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field} in {self:?}"))
+            .to_owned()
+    }
+
+    /// Asserts the contract's error shape and returns `error.code`.
+    pub fn error_code(&self) -> String {
+        let error = &self.body["error"];
+        assert!(
+            error["message"].is_string(),
+            "not a contract error: {self:?}"
+        );
+        assert!(error["type"].is_string(), "not a contract error: {self:?}");
+        assert!(
+            error.get("param").is_some(),
+            "not a contract error: {self:?}"
+        );
+        assert!(
+            self.headers.contains_key("x-trace-id"),
+            "no X-Trace-Id: {self:?}"
+        );
+        error["code"].as_str().unwrap().to_owned()
+    }
+
+    pub fn param(&self) -> Option<String> {
+        self.body["error"]["param"].as_str().map(str::to_owned)
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Declares `$name` as a test on each backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(common::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(common::Backend::Postgres).await;
+            }
+        }
+    };
+}
