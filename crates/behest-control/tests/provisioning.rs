@@ -51,7 +51,8 @@ struct App {
 
 async fn start() -> App {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("p.db")).await.unwrap());
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("p.db")).await.unwrap());
     store.migrate().await.unwrap();
     let keyring = Arc::new(Keyring::load_or_init(store.as_ref()).await.unwrap());
     let site = SiteDomain::new("example.test");
@@ -85,11 +86,23 @@ async fn start() -> App {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     state.mark_ready();
-    App { base, http: reqwest::Client::new(), provisioner, shutdown, _dir: dir }
+    App {
+        base,
+        http: reqwest::Client::new(),
+        provisioner,
+        shutdown,
+        _dir: dir,
+    }
 }
 
 impl App {
-    async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -105,7 +118,14 @@ impl App {
     async fn wait_dns(&self, token: &str, project: &str, want: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let (_, body) = self.send(reqwest::Method::GET, &format!("/auth/v1/projects/{project}/provisioning"), Some(token), None).await;
+            let (_, body) = self
+                .send(
+                    reqwest::Method::GET,
+                    &format!("/auth/v1/projects/{project}/provisioning"),
+                    Some(token),
+                    None,
+                )
+                .await;
             if body["dns_status"] == want {
                 return body;
             }
@@ -119,7 +139,12 @@ impl App {
 async fn a_failing_provisioner_ends_in_failed_and_retry_recovers() {
     let app = start().await;
     let (status, account) = app
-        .send(reqwest::Method::POST, "/auth/v1/signup", None, Some(json!({"email": "dns@example.com", "password": "correct horse"})))
+        .send(
+            reqwest::Method::POST,
+            "/auth/v1/signup",
+            None,
+            Some(json!({"email": "dns@example.com", "password": "correct horse"})),
+        )
         .await;
     assert_eq!(status, 201);
     let token = account["session_token"].as_str().unwrap();
@@ -128,35 +153,73 @@ async fn a_failing_provisioner_ends_in_failed_and_retry_recovers() {
     // Three attempts, all refused: FAILED, with the provisioner's message.
     app.provisioner.failures_left.store(3, Ordering::SeqCst);
     let (status, project) = app
-        .send(reqwest::Method::POST, &format!("/auth/v1/tenants/{tenant}/projects"), Some(token), Some(json!({"name": "Flaky"})))
+        .send(
+            reqwest::Method::POST,
+            &format!("/auth/v1/tenants/{tenant}/projects"),
+            Some(token),
+            Some(json!({"name": "Flaky"})),
+        )
         .await;
     assert_eq!(status, 201);
     let id = project["id"].as_str().unwrap();
     let slug = project["slug"].as_str().unwrap();
     let failed = app.wait_dns(token, id, "FAILED").await;
-    assert_eq!(failed["dns_last_error"], format!("zone refused record for {slug}.example.test"));
+    assert_eq!(
+        failed["dns_last_error"],
+        format!("zone refused record for {slug}.example.test")
+    );
     assert_eq!(failed["fqdn_prod"], format!("{slug}.example.test"));
     assert!(app.provisioner.provisioned.lock().unwrap().is_empty());
 
     // Retry: PENDING at once, READY once the provisioner agrees.
-    let (status, body) = app.send(reqwest::Method::POST, &format!("/auth/v1/projects/{id}/provisioning/retry"), Some(token), None).await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/auth/v1/projects/{id}/provisioning/retry"),
+            Some(token),
+            None,
+        )
+        .await;
     assert_eq!((status, body), (200, json!({"dns_status": "PENDING"})));
     let ready = app.wait_dns(token, id, "READY").await;
     assert_eq!(ready["dns_last_error"], Value::Null);
-    assert_eq!(app.provisioner.provisioned.lock().unwrap()[0].fqdn_dev, format!("{slug}.dev.example.test"));
-    let (status, _) = app.send(reqwest::Method::POST, &format!("/auth/v1/projects/{id}/provisioning/retry"), Some(token), None).await;
+    assert_eq!(
+        app.provisioner.provisioned.lock().unwrap()[0].fqdn_dev,
+        format!("{slug}.dev.example.test")
+    );
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/auth/v1/projects/{id}/provisioning/retry"),
+            Some(token),
+            None,
+        )
+        .await;
     assert_eq!(status, 400, "retry only from FAILED");
 
     // One transient failure is retried without the tenant ever seeing FAILED.
     app.provisioner.failures_left.store(1, Ordering::SeqCst);
     let (_, second) = app
-        .send(reqwest::Method::POST, &format!("/auth/v1/tenants/{tenant}/projects"), Some(token), Some(json!({"name": "Transient"})))
+        .send(
+            reqwest::Method::POST,
+            &format!("/auth/v1/tenants/{tenant}/projects"),
+            Some(token),
+            Some(json!({"name": "Transient"})),
+        )
         .await;
-    app.wait_dns(token, second["id"].as_str().unwrap(), "READY").await;
+    app.wait_dns(token, second["id"].as_str().unwrap(), "READY")
+        .await;
 
     // Suspension removes DNS exactly once, however often it is asked.
     for _ in 0..3 {
-        let (status, body) = app.send(reqwest::Method::POST, &format!("/auth/v1/projects/{id}/suspend"), Some(token), None).await;
+        let (status, body) = app
+            .send(
+                reqwest::Method::POST,
+                &format!("/auth/v1/projects/{id}/suspend"),
+                Some(token),
+                None,
+            )
+            .await;
         assert_eq!((status, body), (200, json!({"status": "suspended"})));
     }
     let deadline = Instant::now() + Duration::from_secs(5);

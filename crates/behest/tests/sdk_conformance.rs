@@ -11,7 +11,10 @@ use common::{Backend, Server};
 use std::path::PathBuf;
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn python() -> Option<PathBuf> {
@@ -32,13 +35,20 @@ fn python() -> Option<PathBuf> {
 
 async fn behest_ai_sdk(backend: Backend) {
     let Some(python) = python() else { return };
-    let Some(server) = Server::start(backend).await else { return };
+    let Some(server) = Server::start(backend).await else {
+        return;
+    };
     let account = server.signup("sdk@example.com").await;
     let project = server.create_project(&account, "SDK").await;
     let project_id = project["id"].as_str().unwrap();
     let key = server.create_key(&account, project_id, None).await;
     let signing = server
-        .call("POST", &format!("/auth/v1/tenants/{}/signing-keys", account.tenant_id), Some(&account.session), None)
+        .call(
+            "POST",
+            &format!("/auth/v1/tenants/{}/signing-keys", account.tenant_id),
+            Some(&account.session),
+            None,
+        )
         .await;
     assert_eq!(signing.status, 201);
 
@@ -52,7 +62,10 @@ async fn behest_ai_sdk(backend: Backend) {
         .env("BEHEST_TEST_TENANT_ID", &account.tenant_id)
         .env("BEHEST_TEST_SIGNING_KEY", signing.str("private_key"))
         .env("BEHEST_TEST_SIGNING_KID", signing.str("kid"))
-        .env("BEHEST_TEST_SIGNING_PUBLIC_PEM", signing.str("public_key_pem"))
+        .env(
+            "BEHEST_TEST_SIGNING_PUBLIC_PEM",
+            signing.str("public_key_pem"),
+        )
         .output()
         .await
         .unwrap();
