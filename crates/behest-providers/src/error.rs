@@ -144,7 +144,9 @@ fn fallback_message(status: u16, body: &[u8]) -> String {
 
 /// A string at a JSON pointer, if present.
 pub(crate) fn str_at(v: &Value, pointer: &str) -> Option<String> {
-    v.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -180,7 +182,9 @@ mod tests {
     #[test]
     fn fallback_uses_body_text_and_caps_it() {
         let e = upstream("openai", 502, None, None, b"  Bad Gateway \n");
-        assert!(matches!(e, ProviderError::Upstream { ref message, .. } if message == "Bad Gateway"));
+        assert!(
+            matches!(e, ProviderError::Upstream { ref message, .. } if message == "Bad Gateway")
+        );
         let long = "é".repeat(2000);
         let e = upstream("openai", 500, None, None, long.as_bytes());
         let ProviderError::Upstream { message, .. } = e else {

@@ -187,7 +187,10 @@ mod tests {
 
     #[test]
     fn wire_formats() {
-        assert_eq!(Provider::Mistral.wire_format(), Some(WireFormat::OpenAiCompatible));
+        assert_eq!(
+            Provider::Mistral.wire_format(),
+            Some(WireFormat::OpenAiCompatible)
+        );
         assert_eq!(Provider::Google.wire_format(), Some(WireFormat::Gemini));
         assert_eq!(Provider::Echo.wire_format(), None);
         assert_eq!(Provider::Echo.default_base_url(), None);
@@ -197,12 +200,21 @@ mod tests {
     fn auth_headers_per_format() {
         let h = |w: WireFormat| w.auth_headers("k");
         let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
-        assert_eq!(h(WireFormat::OpenAiCompatible), vec![pair("authorization", "Bearer k")]);
+        assert_eq!(
+            h(WireFormat::OpenAiCompatible),
+            vec![pair("authorization", "Bearer k")]
+        );
         assert_eq!(
             h(WireFormat::Anthropic),
-            vec![pair("x-api-key", "k"), pair("anthropic-version", "2023-06-01")]
+            vec![
+                pair("x-api-key", "k"),
+                pair("anthropic-version", "2023-06-01")
+            ]
         );
         assert_eq!(h(WireFormat::Gemini), vec![pair("x-goog-api-key", "k")]);
-        assert_eq!(h(WireFormat::Cohere), vec![pair("authorization", "Bearer k")]);
+        assert_eq!(
+            h(WireFormat::Cohere),
+            vec![pair("authorization", "Bearer k")]
+        );
     }
 }

@@ -198,7 +198,9 @@ mod tests {
 
     #[test]
     fn split_at_every_byte_including_utf8_and_crlf() {
-        let input = "\u{feff}event: t\r\ndata: héllo 🌍\r\ndata: line2\r\n\r\n:c\r\ndata: x\r\n\r\n".as_bytes();
+        let input =
+            "\u{feff}event: t\r\ndata: héllo 🌍\r\ndata: line2\r\n\r\n:c\r\ndata: x\r\n\r\n"
+                .as_bytes();
         let whole = parse_all(input);
         assert_eq!(whole[0].data, "héllo 🌍\nline2");
         assert_eq!(whole[0].event.as_deref(), Some("t"));

@@ -433,7 +433,10 @@ mod tests {
         let back = serde_json::to_value(&req).unwrap();
         let mut expected = raw;
         // `content: null` is dropped, which OpenAI treats the same as absent.
-        expected["messages"][1].as_object_mut().unwrap().remove("content");
+        expected["messages"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("content");
         assert_eq!(back, expected);
     }
 
