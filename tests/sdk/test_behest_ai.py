@@ -12,6 +12,7 @@ import pytest
 from behest import (
     Behest,
     BehestAuthError,
+    BehestError,
     BehestBadRequestError,
     decode_token,
 )
@@ -103,11 +104,11 @@ def test_errors_reach_the_sdk_typed():
     assert err.value.status == 403 and err.value.code == "forbidden"
 
 
-def test_a_key_used_on_another_projects_host_is_refused():
+def test_an_unknown_project_host_is_a_404():
     behest = Behest(key=KEY, base_url=f"{BASE}/p/no-such-project-000")
-    with pytest.raises(BehestAuthError) as err:
+    with pytest.raises(BehestError) as err:
         behest.auth.mint(user_id="u")
-    assert err.value.status == 401
+    assert err.value.status == 404 and err.value.code == "not_found"
 
 
 def test_sign_mode_with_a_dashboard_signing_key():

@@ -19,7 +19,7 @@ mod views;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 
-pub use state::{ControlConfig, ControlState};
+pub use state::{ChangeFeed, ControlConfig, ControlState, NoChangeFeed};
 
 /// Every control-plane route. Authentication is explicit per route: each handler takes
 /// the extractor of its credential (`DashboardUser`, `AdminSecret`, or an API key read

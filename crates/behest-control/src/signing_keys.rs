@@ -47,6 +47,7 @@ pub async fn create(
         .create_tenant_signing_key(&key)
         .await
         .map_err(ApiError::internal)?;
+    state.changes.changed().await;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -110,6 +111,7 @@ pub async fn revoke(
         .await
         .map_err(ApiError::internal)?;
     if revoked {
+        state.changes.changed().await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found())

@@ -19,6 +19,22 @@ pub struct ControlConfig {
     pub session_ttl: chrono::Duration,
 }
 
+/// Told about every change live traffic must see (a project created or suspended, a
+/// signing key added or revoked). Awaited before the handler answers, so the change is
+/// live by the time the caller hears of it.
+#[async_trait::async_trait]
+pub trait ChangeFeed: Send + Sync + 'static {
+    async fn changed(&self);
+}
+
+/// For a control plane with no data plane to tell (tests).
+pub struct NoChangeFeed;
+
+#[async_trait::async_trait]
+impl ChangeFeed for NoChangeFeed {
+    async fn changed(&self) {}
+}
+
 #[derive(Clone)]
 pub struct ControlState {
     pub store: Arc<dyn Store>,
@@ -26,6 +42,7 @@ pub struct ControlState {
     pub config: Arc<ControlConfig>,
     /// Wakes the job worker when a job is enqueued.
     pub jobs: Arc<Notify>,
+    pub changes: Arc<dyn ChangeFeed>,
     ready: Arc<AtomicBool>,
 }
 
@@ -36,8 +53,14 @@ impl ControlState {
             keyring,
             config: Arc::new(config),
             jobs: Arc::new(Notify::new()),
+            changes: Arc::new(NoChangeFeed),
             ready: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    pub fn with_change_feed(mut self, changes: Arc<dyn ChangeFeed>) -> Self {
+        self.changes = changes;
+        self
     }
 
     /// `/readyz` answers 200 from now on (store migrated, workers started).

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The policy values of a project, as stored in its draft and its deployed snapshot.
+/// Missing fields take their defaults, so snapshots written by older versions load.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SettingsValues {
     pub system_prompt: Option<String>,
     pub memory_window: i64,

@@ -112,6 +112,14 @@ pub trait Store: Send + Sync + 'static {
     async fn fail_job(&self, id: Uuid, error: &str) -> StoreResult<()>;
     async fn jobs_for_project(&self, project_id: Uuid) -> StoreResult<Vec<Job>>;
 
+    // --- whole-table reads for the data plane's in-memory directory -----------------
+    /// Every project (the data plane filters by status itself).
+    async fn all_projects(&self) -> StoreResult<Vec<Project>>;
+    async fn all_settings(&self) -> StoreResult<Vec<SettingsRow>>;
+    async fn all_tiers(&self) -> StoreResult<Vec<Tier>>;
+    /// Every tenant signing key not revoked.
+    async fn active_tenant_signing_keys(&self) -> StoreResult<Vec<TenantSigningKey>>;
+
     // --- tiers (written by the settings lifecycle) ------------------------------------
     async fn tiers(&self, project_id: Uuid) -> StoreResult<Vec<Tier>>;
     async fn create_tier(&self, tier: &Tier) -> StoreResult<()>;

@@ -711,6 +711,42 @@ macro_rules! store_impl {
                 rows.iter().map(job_from).collect()
             }
 
+            async fn all_projects(&self) -> StoreResult<Vec<Project>> {
+                let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY created_at, id");
+                let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+                rows.iter().map(project_from).collect()
+            }
+
+            async fn all_settings(&self) -> StoreResult<Vec<SettingsRow>> {
+                let rows = sqlx::query(
+                    "SELECT id, project_id, draft, deployed, draft_provider_model, draft_saved_at, \
+                     deployed_at, created_at, updated_at FROM project_settings",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(settings_from).collect()
+            }
+
+            async fn all_tiers(&self) -> StoreResult<Vec<Tier>> {
+                let rows = sqlx::query(
+                    "SELECT id, project_id, name, sort_order, overrides, created_at, updated_at \
+                     FROM project_tiers ORDER BY project_id, sort_order, created_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(tier_from).collect()
+            }
+
+            async fn active_tenant_signing_keys(&self) -> StoreResult<Vec<TenantSigningKey>> {
+                let rows = sqlx::query(
+                    "SELECT kid, tenant_id, name, public_key_pem, created_at, revoked_at \
+                     FROM tenant_signing_keys WHERE revoked_at IS NULL",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(tenant_key_from).collect()
+            }
+
             async fn tiers(&self, project_id: Uuid) -> StoreResult<Vec<Tier>> {
                 let rows = sqlx::query(
                     "SELECT id, project_id, name, sort_order, overrides, created_at, updated_at \

@@ -2,10 +2,14 @@
 //! then command-line flags (clap reads the last two). `validate` names every problem.
 
 use anyhow::{bail, Context};
+use behest_gateway::upstream::{resolve_model, ProviderEndpoint, UpstreamConfig};
+use behest_providers::Provider;
 use clap::Args;
 use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct StoreArgs {
@@ -39,6 +43,12 @@ pub struct ServeArgs {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "BEHEST_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// The model of projects that chose none [default: behest/echo].
+    #[arg(long, env = "BEHEST_DEFAULT_MODEL")]
+    pub default_model: Option<String>,
+    /// Accepted token issuers, comma-separated [default: the issuer and https://api.behest.ai].
+    #[arg(long, env = "BEHEST_ACCEPTED_ISSUERS", value_delimiter = ',')]
+    pub accepted_issuers: Option<Vec<String>>,
     /// Create (once) a demo account, project and API key, and print how to use them.
     #[arg(long)]
     pub demo: bool,
@@ -57,8 +67,33 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub session_ttl_hours: Option<i64>,
     pub key_reload_secs: Option<u64>,
+    pub directory_reload_secs: Option<u64>,
+    pub default_model: Option<String>,
+    pub accepted_issuers: Option<Vec<String>>,
+    pub drain_secs: Option<u64>,
     #[serde(default)]
     pub dns: DnsFileConfig,
+    #[serde(default)]
+    pub upstream: UpstreamFileConfig,
+    /// `[providers.openai] api_key = "...", base_url = "..."`, one table per provider.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderFileConfig>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamFileConfig {
+    pub connect_timeout_ms: Option<u64>,
+    pub first_byte_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub max_retries: Option<u32>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderFileConfig {
+    pub api_key: Option<String>,
+    pub base_url: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -88,7 +123,51 @@ pub struct Settings {
     pub key_reload: std::time::Duration,
     pub dns_max_attempts: i64,
     pub dns_backoff: std::time::Duration,
+    pub directory_reload: Duration,
+    pub default_model: String,
+    pub accepted_issuers: Vec<String>,
+    pub drain: Duration,
+    pub upstream: UpstreamConfig,
     pub demo: bool,
+}
+
+/// The platform providers: `[providers.<type>]` in the file, overridden per field by
+/// `BEHEST_PROVIDER_<TYPE>_API_KEY` / `BEHEST_PROVIDER_<TYPE>_BASE_URL`.
+fn providers(
+    file: &BTreeMap<String, ProviderFileConfig>,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> HashMap<Provider, ProviderEndpoint> {
+    let mut out = HashMap::new();
+    for name in file.keys() {
+        if name
+            .parse::<Provider>()
+            .map_or(true, |p| p == Provider::Echo)
+        {
+            problems.push(format!("providers.{name}: unknown provider (openai, anthropic, google, openrouter, mistral, cohere)"));
+        }
+    }
+    for provider in Provider::ALL.into_iter().filter(|p| *p != Provider::Echo) {
+        let from_file = file.get(provider.as_str()).cloned().unwrap_or_default();
+        let upper = provider.as_str().to_ascii_uppercase();
+        let api_key = env(&format!("BEHEST_PROVIDER_{upper}_API_KEY"))
+            .or(from_file.api_key)
+            .filter(|k| !k.is_empty());
+        let base_url = env(&format!("BEHEST_PROVIDER_{upper}_BASE_URL"))
+            .or(from_file.base_url)
+            .filter(|u| !u.is_empty());
+        if let Some(url) = &base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(format!(
+                    "providers.{provider}.base_url: {url:?} is not an http(s) URL"
+                ));
+            }
+        }
+        if api_key.is_some() || base_url.is_some() {
+            out.insert(provider, ProviderEndpoint { api_key, base_url });
+        }
+    }
+    out
 }
 
 pub fn load_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -175,6 +254,43 @@ impl Settings {
         if !(1..=20).contains(&dns_max_attempts) {
             problems.push("dns.max_attempts: must be 1-20".to_owned());
         }
+        let env = |name: &str| std::env::var(name).ok();
+        let providers = providers(&file.providers, &env, &mut problems);
+        let default_model = args
+            .default_model
+            .or(file.default_model)
+            .unwrap_or_else(|| "behest/echo".to_owned());
+        match resolve_model(&default_model) {
+            None => problems.push(format!(
+                "default_model: {default_model:?} is not a known model (or provider:model)"
+            )),
+            Some(route)
+                if route.provider != Provider::Echo && !providers.contains_key(&route.provider) =>
+            {
+                problems.push(format!(
+                    "default_model: {default_model:?} needs provider {} to be configured",
+                    route.provider
+                ))
+            }
+            Some(_) => {}
+        }
+        let accepted_issuers = args
+            .accepted_issuers
+            .or(file.accepted_issuers)
+            .unwrap_or_else(|| vec![issuer.clone(), "https://api.behest.ai".to_owned()]);
+        if accepted_issuers.iter().all(|i| i.trim().is_empty()) {
+            problems.push("accepted_issuers: must name at least one issuer".to_owned());
+        }
+        let ms = |value: Option<u64>, default: u64| {
+            Duration::from_millis(value.unwrap_or(default).max(1))
+        };
+        let upstream = UpstreamConfig {
+            providers,
+            connect_timeout: ms(file.upstream.connect_timeout_ms, 5_000),
+            first_byte_timeout: ms(file.upstream.first_byte_timeout_ms, 60_000),
+            idle_timeout: ms(file.upstream.idle_timeout_ms, 60_000),
+            max_retries: file.upstream.max_retries.unwrap_or(2).min(5),
+        };
         if !problems.is_empty() {
             bail!("invalid configuration:\n  {}", problems.join("\n  "));
         }
@@ -190,6 +306,11 @@ impl Settings {
             key_reload: std::time::Duration::from_secs(file.key_reload_secs.unwrap_or(30).max(1)),
             dns_max_attempts,
             dns_backoff: std::time::Duration::from_secs(file.dns.backoff_secs.unwrap_or(2)),
+            directory_reload: Duration::from_secs(file.directory_reload_secs.unwrap_or(5).max(1)),
+            default_model,
+            accepted_issuers,
+            drain: Duration::from_secs(file.drain_secs.unwrap_or(10)),
+            upstream,
             demo: args.demo,
         })
     }

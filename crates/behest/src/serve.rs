@@ -6,15 +6,19 @@ use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use behest_auth::keyring::{self, Keyring};
 use behest_control::provisioning::{LocalProvisioner, Worker, WorkerConfig};
-use behest_control::{ControlConfig, ControlState};
+use behest_control::{ChangeFeed, ControlConfig, ControlState};
+use behest_gateway::directory::Directory;
+use behest_gateway::{GatewayConfig, GatewayState};
 use behest_http::{edge, SiteDomain};
 use behest_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Largest request body accepted (control plane JSON; the data plane sets its own).
-const BODY_LIMIT: usize = 1024 * 1024;
+/// Largest control-plane request body.
+const CONTROL_BODY_LIMIT: usize = 1024 * 1024;
+/// Largest data-plane request body (long conversations, inline images).
+const DATA_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// How long background workers get to finish after the listener stops.
 const WORKER_DRAIN: Duration = Duration::from_secs(5);
 
@@ -29,6 +33,28 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .context("loading the platform signing keys")?,
     );
     let site = SiteDomain::new(&settings.domain);
+    let directory = Arc::new(Directory::default());
+    directory
+        .reload(store.as_ref())
+        .await
+        .context("loading projects into memory")?;
+    let shutdown = CancellationToken::new();
+    let gateway = GatewayState::new(
+        GatewayConfig {
+            upstream: settings.upstream.clone(),
+            default_model: settings.default_model.clone(),
+            accepted_issuers: settings.accepted_issuers.clone(),
+            drain: settings.drain,
+        },
+        directory.clone(),
+        keyring.clone(),
+        shutdown.clone(),
+    )
+    .context("building the upstream HTTP client")?;
+    let feed = Arc::new(DirectoryFeed {
+        directory: directory.clone(),
+        store: store.clone(),
+    });
     let state = ControlState::new(
         store.clone(),
         keyring.clone(),
@@ -38,9 +64,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             admin_secret: settings.admin_secret.clone(),
             session_ttl: settings.session_ttl,
         },
-    );
+    )
+    .with_change_feed(feed.clone());
 
-    let shutdown = CancellationToken::new();
     let mut workers = tokio::task::JoinSet::new();
     let worker = Worker {
         store: store.clone(),
@@ -60,6 +86,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         settings.key_reload,
         shutdown.clone(),
     ));
+    workers.spawn(reload_directory(
+        feed,
+        settings.directory_reload,
+        shutdown.clone(),
+    ));
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -67,14 +98,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr().context("reading the bound address")?;
     if settings.demo {
         crate::demo::prepare(store.as_ref(), &settings, &site, local).await?;
+        state.changes.changed().await;
     }
 
-    let app = edge::wrap(
-        behest_control::routes(state.clone()).layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        site,
-    );
+    let routes = behest_control::routes(state.clone())
+        .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT))
+        .merge(
+            behest_gateway::routes(gateway.clone()).layer(DefaultBodyLimit::max(DATA_BODY_LIMIT)),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            gateway,
+            behest_gateway::cors::cors,
+        ));
+    let app = edge::wrap(routes, site);
     state.mark_ready();
-    tracing::info!(addr = %local, backend = ?store.backend(), domain = %settings.domain, "listening");
+    tracing::info!(
+        addr = %local,
+        backend = ?store.backend(),
+        domain = %settings.domain,
+        default_model = %settings.default_model,
+        "listening"
+    );
 
     let on_signal = {
         let state = state.clone();
@@ -154,6 +198,33 @@ async fn reload_keys(
         }
         if let Err(err) = keyring.reload(store.as_ref()).await {
             tracing::warn!(error = %err, "could not reload the signing keys; keeping the current ones");
+        }
+    }
+}
+
+/// Keeps the data plane's in-memory directory in step with the store.
+struct DirectoryFeed {
+    directory: Arc<Directory>,
+    store: Arc<dyn Store>,
+}
+
+#[async_trait::async_trait]
+impl ChangeFeed for DirectoryFeed {
+    async fn changed(&self) {
+        if let Err(err) = self.directory.reload(self.store.as_ref()).await {
+            tracing::error!(error = %err, "could not reload the project directory; serving the previous one");
+        }
+    }
+}
+
+/// Picks up changes made by other replicas sharing the store.
+async fn reload_directory(feed: Arc<DirectoryFeed>, every: Duration, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => feed.changed().await,
         }
     }
 }

@@ -1,0 +1,254 @@
+//! The data plane's picture of the world, in memory: every project (by slug and by
+//! id) with the settings live traffic uses, its tiers, and the tenants' signing keys.
+//! The hot path reads one immutable [`DirectorySnapshot`] through an `ArcSwap` (no lock,
+//! no store access); a reload builds a new snapshot from the store and swaps it in.
+//! The control plane reloads it after every change it makes (before answering, so a
+//! project is routable the moment its creation returns) and a timer reloads it for
+//! changes made by other replicas.
+
+use arc_swap::ArcSwap;
+use behest_core::settings::SettingsValues;
+use behest_core::ProjectStatus;
+use behest_store::{Store, StoreError};
+use jsonwebtoken::DecodingKey;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// One project as live traffic sees it.
+#[derive(Debug)]
+pub struct ProjectSnapshot {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub slug: String,
+    pub suspended: bool,
+    /// The deployed settings (the draft, until a first deploy).
+    pub settings: SettingsValues,
+    /// Ordered by `sort_order`: a token's integer `tier` indexes this.
+    pub tiers: Vec<TierSnapshot>,
+    pub cors: CorsPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct TierSnapshot {
+    pub name: String,
+    pub provider_model: Option<String>,
+    pub system_prompt: Option<String>,
+}
+
+impl ProjectSnapshot {
+    /// The tier a token's `tier` claim names, by name or by index.
+    pub fn tier(&self, claim: &behest_core::mint::TierRef) -> Option<&TierSnapshot> {
+        match claim {
+            behest_core::mint::TierRef::Name(name) => self.tiers.iter().find(|t| &t.name == name),
+            behest_core::mint::TierRef::Index(i) => {
+                usize::try_from(*i).ok().and_then(|i| self.tiers.get(i))
+            }
+        }
+    }
+}
+
+/// The project's browser origins, ready for exact matching.
+#[derive(Debug, Default)]
+pub struct CorsPolicy {
+    pub any_origin: bool,
+    pub origins: HashSet<String>,
+    pub allow_credentials: bool,
+}
+
+impl CorsPolicy {
+    fn new(settings: &SettingsValues) -> CorsPolicy {
+        let any_origin = settings.cors_origins.iter().any(|o| o == "*");
+        CorsPolicy {
+            any_origin,
+            origins: settings
+                .cors_origins
+                .iter()
+                .filter(|o| *o != "*")
+                .cloned()
+                .collect(),
+            // Never credentials with "*", whatever the store says.
+            allow_credentials: settings.cors_allow_credentials && !any_origin,
+        }
+    }
+
+    /// Whether a browser at `origin` may call: exact match on scheme, host and port;
+    /// `null` never matches, not even `*`.
+    pub fn allows(&self, origin: &str) -> bool {
+        origin != "null" && (self.any_origin || self.origins.contains(origin))
+    }
+}
+
+/// A tenant's registered signing key.
+pub struct TenantKey {
+    pub tenant_id: Uuid,
+    pub decoding: DecodingKey,
+}
+
+#[derive(Default)]
+pub struct DirectorySnapshot {
+    by_slug: HashMap<String, Arc<ProjectSnapshot>>,
+    by_id: HashMap<Uuid, Arc<ProjectSnapshot>>,
+    tenant_keys: HashMap<String, TenantKey>,
+    /// Increases with every reload; caches derived from a snapshot compare it.
+    pub generation: u64,
+}
+
+impl DirectorySnapshot {
+    pub fn project_by_slug(&self, slug: &str) -> Option<&Arc<ProjectSnapshot>> {
+        self.by_slug.get(slug)
+    }
+
+    pub fn project_by_id(&self, id: &Uuid) -> Option<&Arc<ProjectSnapshot>> {
+        self.by_id.get(id)
+    }
+
+    pub fn tenant_key(&self, kid: &str) -> Option<&TenantKey> {
+        self.tenant_keys.get(kid)
+    }
+}
+
+#[derive(Default)]
+pub struct Directory {
+    current: ArcSwap<DirectorySnapshot>,
+    generations: AtomicU64,
+}
+
+impl Directory {
+    pub fn snapshot(&self) -> arc_swap::Guard<Arc<DirectorySnapshot>> {
+        self.current.load()
+    }
+
+    /// Rebuilds the snapshot from the store and swaps it in. Rows that cannot be read
+    /// (a malformed key, settings of an older shape) are skipped with a warning rather
+    /// than taking every other project down with them.
+    pub async fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let (projects, settings, tiers, keys) = tokio::try_join!(
+            store.all_projects(),
+            store.all_settings(),
+            store.all_tiers(),
+            store.active_tenant_signing_keys(),
+        )?;
+        let mut settings_by_project: HashMap<Uuid, SettingsValues> = HashMap::new();
+        for row in settings {
+            let source = row.deployed.as_ref().unwrap_or(&row.draft);
+            match serde_json::from_value::<SettingsValues>(source.clone()) {
+                Ok(values) => {
+                    settings_by_project.insert(row.project_id, values);
+                }
+                Err(err) => {
+                    tracing::warn!(project = %row.project_id, error = %err, "unreadable settings; using defaults")
+                }
+            }
+        }
+        let mut tiers_by_project: HashMap<Uuid, Vec<TierSnapshot>> = HashMap::new();
+        for tier in tiers {
+            let text = |field: &str| {
+                tier.overrides
+                    .get(field)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            };
+            tiers_by_project
+                .entry(tier.project_id)
+                .or_default()
+                .push(TierSnapshot {
+                    name: tier.name.clone(),
+                    provider_model: text("provider_model"),
+                    system_prompt: text("system_prompt"),
+                });
+        }
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut next = DirectorySnapshot {
+            generation,
+            ..DirectorySnapshot::default()
+        };
+        for project in projects {
+            let settings = settings_by_project.remove(&project.id).unwrap_or_default();
+            let snapshot = Arc::new(ProjectSnapshot {
+                id: project.id,
+                tenant_id: project.tenant_id,
+                slug: project.slug.clone(),
+                suspended: project.status == ProjectStatus::Suspended,
+                cors: CorsPolicy::new(&settings),
+                settings,
+                tiers: tiers_by_project.remove(&project.id).unwrap_or_default(),
+            });
+            next.by_slug.insert(project.slug, snapshot.clone());
+            next.by_id.insert(project.id, snapshot);
+        }
+        for key in keys {
+            match behest_auth::rsa_keys::public_from_pem(&key.public_key_pem) {
+                Ok(public) => {
+                    let (n, e) = behest_auth::rsa_keys::components(&public);
+                    match DecodingKey::from_rsa_components(&n, &e) {
+                        Ok(decoding) => {
+                            next.tenant_keys.insert(
+                                key.kid,
+                                TenantKey {
+                                    tenant_id: key.tenant_id,
+                                    decoding,
+                                },
+                            );
+                        }
+                        Err(err) => {
+                            tracing::warn!(kid = %key.kid, error = %err, "unusable tenant signing key")
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(kid = %key.kid, error = %err, "unreadable tenant signing key")
+                }
+            }
+        }
+        self.current.store(Arc::new(next));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_matches_exactly() {
+        let settings = SettingsValues {
+            cors_origins: vec![
+                "http://localhost:3000".into(),
+                "https://app.example.com".into(),
+            ],
+            cors_allow_credentials: true,
+            ..SettingsValues::default()
+        };
+        let policy = CorsPolicy::new(&settings);
+        assert!(policy.allows("http://localhost:3000"));
+        assert!(policy.allows("https://app.example.com"));
+        for origin in [
+            "http://localhost:3001",
+            "https://localhost:3000",
+            "http://localhost:3000/",
+            "https://app.example.com.evil.com",
+            "https://evil-app.example.com",
+            "https://example.com",
+            "null",
+            "",
+        ] {
+            assert!(!policy.allows(origin), "{origin}");
+        }
+        assert!(policy.allow_credentials);
+    }
+
+    #[test]
+    fn star_allows_any_origin_but_never_null_nor_credentials() {
+        let settings = SettingsValues {
+            cors_origins: vec!["*".into()],
+            cors_allow_credentials: true,
+            ..SettingsValues::default()
+        };
+        let policy = CorsPolicy::new(&settings);
+        assert!(policy.allows("https://anything.example"));
+        assert!(!policy.allows("null"));
+        assert!(!policy.allow_credentials);
+    }
+}

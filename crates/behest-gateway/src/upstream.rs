@@ -1,0 +1,350 @@
+//! Calling providers: the operator's platform providers (trusted base URLs, loopback
+//! included), model → provider resolution, one pooled HTTP client with no redirects,
+//! and the one retry loop — only before anything reached the client, only on connect
+//! errors and 429/502/503/504, honouring `Retry-After` up to a cap.
+
+use axum::http::StatusCode;
+use behest_http::ApiError;
+use behest_providers::{find_model, EncodedRequest, Provider, ProviderError, WireFormat};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Longest `Retry-After` we wait for before retrying ourselves.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// One platform provider as the operator configured it.
+#[derive(Clone, Default)]
+pub struct ProviderEndpoint {
+    pub api_key: Option<String>,
+    /// Overrides the provider's public base URL (self-hosted servers, tests).
+    pub base_url: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderEndpoint")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    pub providers: HashMap<Provider, ProviderEndpoint>,
+    pub connect_timeout: Duration,
+    /// From sending the request to the response headers.
+    pub first_byte_timeout: Duration,
+    /// Longest silence between two pieces of a response body.
+    pub idle_timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            providers: HashMap::new(),
+            connect_timeout: Duration::from_secs(5),
+            first_byte_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_retries: 2,
+        }
+    }
+}
+
+/// Where a model is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRoute {
+    pub provider: Provider,
+    /// The id as the upstream names it.
+    pub upstream_model: String,
+    /// The id as the client sees it.
+    pub model: String,
+}
+
+/// `id` from the catalog, or `provider:model` for a model the catalog does not know
+/// (a self-hosted server behind a platform provider, say `openai:llama3.1`).
+pub fn resolve_model(id: &str) -> Option<ModelRoute> {
+    if let Some(info) = find_model(id) {
+        return Some(ModelRoute {
+            provider: info.provider,
+            upstream_model: info.id.to_owned(),
+            model: id.to_owned(),
+        });
+    }
+    let (provider, model) = id.split_once(':')?;
+    let provider: Provider = provider.parse().ok()?;
+    (!model.is_empty()).then(|| ModelRoute {
+        provider,
+        upstream_model: model.to_owned(),
+        model: id.to_owned(),
+    })
+}
+
+pub struct Upstreams {
+    client: reqwest::Client,
+    config: UpstreamConfig,
+}
+
+/// A request that reached the provider and got a successful status.
+pub struct UpstreamResponse {
+    pub response: reqwest::Response,
+    pub wire: WireFormat,
+}
+
+impl Upstreams {
+    pub fn new(config: UpstreamConfig) -> Result<Upstreams, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Upstreams { client, config })
+    }
+
+    pub fn config(&self) -> &UpstreamConfig {
+        &self.config
+    }
+
+    /// Whether the platform can serve this provider: echo always; others need an API
+    /// key or an explicit base URL (a keyless self-hosted server).
+    pub fn is_configured(&self, provider: Provider) -> bool {
+        provider == Provider::Echo
+            || self
+                .config
+                .providers
+                .get(&provider)
+                .is_some_and(|p| p.api_key.is_some() || p.base_url.is_some())
+    }
+
+    /// Sends `encoded` to `provider`, retrying what is safe to retry. Returns the
+    /// response once its status is a success; a final failure is the contract's error.
+    pub async fn send(
+        &self,
+        provider: Provider,
+        encoded: &EncodedRequest,
+    ) -> Result<UpstreamResponse, ApiError> {
+        let wire = provider
+            .wire_format()
+            .ok_or_else(|| ApiError::internal("send() called for a provider without upstream"))?;
+        let endpoint = self
+            .config
+            .providers
+            .get(&provider)
+            .cloned()
+            .unwrap_or_default();
+        let base = endpoint
+            .base_url
+            .as_deref()
+            .or(provider.default_base_url())
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        let url = format!("{base}{}", encoded.path);
+        let body = serde_json::to_vec(&encoded.body).map_err(ApiError::internal)?;
+        let headers = endpoint
+            .api_key
+            .as_deref()
+            .map(|key| wire.auth_headers(key))
+            .unwrap_or_default();
+
+        let mut attempt = 0;
+        loop {
+            let mut request = self
+                .client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header(
+                    "accept",
+                    if encoded.stream {
+                        "text/event-stream"
+                    } else {
+                        "application/json"
+                    },
+                )
+                .body(body.clone());
+            for (name, value) in &headers {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            let outcome =
+                tokio::time::timeout(self.config.first_byte_timeout, request.send()).await;
+            let retry_in = match outcome {
+                Err(_) => {
+                    return Err(ApiError::new(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "upstream_timeout",
+                        format!(
+                            "{provider} did not answer within {} s",
+                            self.config.first_byte_timeout.as_secs()
+                        ),
+                    ))
+                }
+                Ok(Err(err)) if err.is_connect() && attempt < self.config.max_retries => {
+                    Some(backoff(attempt))
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(%provider, error = %err, "upstream request failed");
+                    return Err(ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "upstream_error",
+                        format!("could not reach {provider}"),
+                    ));
+                }
+                Ok(Ok(response)) if response.status().is_success() => {
+                    return Ok(UpstreamResponse { response, wire });
+                }
+                Ok(Ok(response)) => {
+                    let status = response.status().as_u16();
+                    if matches!(status, 429 | 502 | 503 | 504) && attempt < self.config.max_retries
+                    {
+                        Some(retry_after(&response).unwrap_or_else(|| backoff(attempt)))
+                    } else {
+                        let retry_after = retry_after(&response);
+                        let body = read_error_body(response, self.config.idle_timeout).await;
+                        return Err(upstream_error(
+                            provider,
+                            &wire.decode_error(status, &body),
+                            retry_after,
+                        ));
+                    }
+                }
+            };
+            if let Some(delay) = retry_in {
+                attempt += 1;
+                tracing::debug!(%provider, attempt, ?delay, "retrying upstream");
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds: u64 = response
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}
+
+async fn read_error_body(response: reqwest::Response, limit: Duration) -> Vec<u8> {
+    match tokio::time::timeout(limit, response.bytes()).await {
+        Ok(Ok(bytes)) => bytes.to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// A provider's failure as the contract's error: its message kept, its status mapped
+/// (the client's fault stays a 400, the provider's rate limit a 429, the rest 502).
+pub fn upstream_error(
+    provider: Provider,
+    err: &ProviderError,
+    retry_after: Option<Duration>,
+) -> ApiError {
+    match err {
+        ProviderError::InvalidRequest { message, param } => {
+            let mut api =
+                ApiError::new(StatusCode::BAD_REQUEST, "validation_error", message.clone());
+            api.param = param.clone();
+            api
+        }
+        ProviderError::Upstream {
+            status, message, ..
+        } => {
+            let status_out = match status {
+                400 | 404 | 413 | 422 => StatusCode::BAD_REQUEST,
+                429 => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            let mut api = ApiError::new(
+                status_out,
+                "upstream_error",
+                format!("{provider}: {message}"),
+            );
+            if status_out == StatusCode::TOO_MANY_REQUESTS {
+                api.retry_after = Some(retry_after.map_or(1, |d| d.as_secs().max(1)));
+            }
+            api
+        }
+        ProviderError::Protocol { .. } => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", err.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_resolve_from_the_catalog_or_provider_prefix() {
+        let route = resolve_model("gpt-4o-mini").unwrap();
+        assert_eq!(
+            (route.provider, route.upstream_model.as_str()),
+            (Provider::OpenAi, "gpt-4o-mini")
+        );
+        assert_eq!(
+            resolve_model("behest/echo").unwrap().provider,
+            Provider::Echo
+        );
+        assert_eq!(
+            resolve_model("claude-sonnet-4-20250514").map(|r| r.provider),
+            Some(Provider::Anthropic)
+        );
+        let local = resolve_model("openai:llama3.1").unwrap();
+        assert_eq!(
+            (local.provider, local.upstream_model.as_str()),
+            (Provider::OpenAi, "llama3.1")
+        );
+        assert_eq!(resolve_model("nope"), None);
+        assert_eq!(resolve_model("bedrock:x"), None);
+        assert_eq!(resolve_model("openai:"), None);
+    }
+
+    #[test]
+    fn provider_errors_keep_their_message_and_map_status() {
+        let err = ProviderError::Upstream {
+            provider: "anthropic",
+            status: 529,
+            message: "Overloaded".into(),
+            kind: Some("overloaded_error".into()),
+            retryable: true,
+        };
+        let api = upstream_error(Provider::Anthropic, &err, None);
+        assert_eq!(
+            (api.status, api.code.as_ref()),
+            (StatusCode::BAD_GATEWAY, "upstream_error")
+        );
+        assert_eq!(api.message, "anthropic: Overloaded");
+        let limited = ProviderError::Upstream {
+            provider: "openai",
+            status: 429,
+            message: "slow down".into(),
+            kind: None,
+            retryable: true,
+        };
+        let api = upstream_error(Provider::OpenAi, &limited, Some(Duration::from_secs(7)));
+        assert_eq!(
+            (api.status, api.retry_after),
+            (StatusCode::TOO_MANY_REQUESTS, Some(7))
+        );
+    }
+
+    #[test]
+    fn endpoint_debug_hides_the_key() {
+        let endpoint = ProviderEndpoint {
+            api_key: Some("sk-secret".into()),
+            base_url: None,
+        };
+        assert!(!format!("{endpoint:?}").contains("sk-secret"));
+    }
+}
