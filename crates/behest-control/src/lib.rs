@@ -9,8 +9,10 @@ mod api_keys;
 mod health;
 mod input;
 mod mint;
+mod models;
 mod projects;
 pub mod provisioning;
+mod settings;
 mod signing_keys;
 mod state;
 mod tenants;
@@ -55,6 +57,34 @@ pub fn routes(state: ControlState) -> Router {
         .route(
             "/auth/v1/projects/{project_id}/suspend",
             post(projects::suspend),
+        )
+        .route(
+            "/auth/v1/projects/{project_id}/settings",
+            get(settings::get).put(settings::put),
+        )
+        .route(
+            "/auth/v1/projects/{project_id}/settings/deploy",
+            post(settings::deploy),
+        )
+        .route(
+            "/auth/v1/projects/{project_id}/settings/discard-draft",
+            post(settings::discard_draft),
+        )
+        .route(
+            "/auth/v1/projects/{project_id}/settings/model",
+            put(settings::set_model).delete(settings::reset_model),
+        )
+        .route(
+            "/auth/v1/projects/{project_id}/settings/model/draft",
+            put(settings::set_model_draft).delete(settings::discard_model_draft),
+        )
+        .route(
+            "/auth/v1/projects/{project_id}/settings/model/publish",
+            post(settings::publish_model),
+        )
+        .route(
+            "/auth/v1/projects/{project_id}/memory",
+            get(settings::memory),
         )
         .route(
             "/auth/v1/projects/{project_id}/api-keys",

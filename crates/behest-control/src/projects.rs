@@ -69,7 +69,7 @@ pub async fn create(
         match state.store.create_project(new).await {
             Ok(project) => {
                 state.jobs.notify_one();
-                state.changes.changed().await;
+                state.publish().await;
                 return Ok((
                     StatusCode::CREATED,
                     Json(ProjectView::new(&project, &state.config.site)),
@@ -166,7 +166,7 @@ pub async fn suspend(
         .map_err(ApiError::internal)?
     {
         state.jobs.notify_one();
-        state.changes.changed().await;
+        state.publish().await;
     }
     Ok(Json(json!({ "status": "suspended" })))
 }

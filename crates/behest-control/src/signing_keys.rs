@@ -47,7 +47,7 @@ pub async fn create(
         .create_tenant_signing_key(&key)
         .await
         .map_err(ApiError::internal)?;
-    state.changes.changed().await;
+    state.publish().await;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -111,7 +111,7 @@ pub async fn revoke(
         .await
         .map_err(ApiError::internal)?;
     if revoked {
-        state.changes.changed().await;
+        state.publish().await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found())

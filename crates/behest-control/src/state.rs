@@ -17,6 +17,8 @@ pub struct ControlConfig {
     pub admin_secret: Option<String>,
     /// Lifetime of a dashboard session.
     pub session_ttl: chrono::Duration,
+    /// Providers the platform has credentials for (the echo model needs none).
+    pub platform_providers: Vec<behest_providers::Provider>,
 }
 
 /// Told about every change live traffic must see (a project created or suspended, a
@@ -24,7 +26,8 @@ pub struct ControlConfig {
 /// live by the time the caller hears of it.
 #[async_trait::async_trait]
 pub trait ChangeFeed: Send + Sync + 'static {
-    async fn changed(&self);
+    /// `Err` when live traffic could not be updated (the change itself is saved).
+    async fn changed(&self) -> Result<(), String>;
 }
 
 /// For a control plane with no data plane to tell (tests).
@@ -32,7 +35,9 @@ pub struct NoChangeFeed;
 
 #[async_trait::async_trait]
 impl ChangeFeed for NoChangeFeed {
-    async fn changed(&self) {}
+    async fn changed(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[derive(Clone)]
@@ -47,6 +52,14 @@ pub struct ControlState {
 }
 
 impl ControlState {
+    /// Tells live traffic about a change; a failure is logged (the change is saved and
+    /// the periodic reload will pick it up).
+    pub(crate) async fn publish(&self) {
+        if let Err(err) = self.changes.changed().await {
+            tracing::warn!(error = %err, "live state not updated; the periodic reload will retry");
+        }
+    }
+
     pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, config: ControlConfig) -> Self {
         ControlState {
             store,

@@ -64,6 +64,7 @@ async fn start() -> App {
             issuer: "behest".into(),
             admin_secret: None,
             session_ttl: chrono::Duration::hours(1),
+            platform_providers: Vec::new(),
         },
     );
     let provisioner = Arc::new(Flaky::default());

@@ -27,6 +27,8 @@ const ALLOWED_HEADERS: &[&str] = &[
     "openai-organization",
     "openai-project",
     "openai-beta",
+    // The OpenAI SDKs set User-Agent; Chromium drops it, Firefox asks for it.
+    "user-agent",
 ];
 
 pub async fn cors(State(gateway): State<GatewayState>, req: Request, next: Next) -> Response {

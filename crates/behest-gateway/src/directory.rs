@@ -132,15 +132,22 @@ impl Directory {
         )?;
         let mut settings_by_project: HashMap<Uuid, SettingsValues> = HashMap::new();
         for row in settings {
-            let source = row.deployed.as_ref().unwrap_or(&row.draft);
-            match serde_json::from_value::<SettingsValues>(source.clone()) {
-                Ok(values) => {
-                    settings_by_project.insert(row.project_id, values);
+            // Live traffic sees the deployed snapshot (the defaults until a first
+            // deploy) and the live model; a draft is never live.
+            let mut values = match row
+                .deployed
+                .as_ref()
+                .map(|d| serde_json::from_value::<SettingsValues>(d.clone()))
+            {
+                None => SettingsValues::default(),
+                Some(Ok(values)) => values,
+                Some(Err(err)) => {
+                    tracing::warn!(project = %row.project_id, error = %err, "unreadable deployed settings; using defaults");
+                    SettingsValues::default()
                 }
-                Err(err) => {
-                    tracing::warn!(project = %row.project_id, error = %err, "unreadable settings; using defaults")
-                }
-            }
+            };
+            values.provider_model = row.provider_model.clone();
+            settings_by_project.insert(row.project_id, values);
         }
         let mut tiers_by_project: HashMap<Uuid, Vec<TierSnapshot>> = HashMap::new();
         for tier in tiers {

@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use behest_http::ApiError;
-use behest_providers::{find_model, EncodedRequest, Provider, ProviderError, WireFormat};
+use behest_providers::{EncodedRequest, Provider, ProviderError, WireFormat};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -53,34 +53,7 @@ impl Default for UpstreamConfig {
     }
 }
 
-/// Where a model is served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelRoute {
-    pub provider: Provider,
-    /// The id as the upstream names it.
-    pub upstream_model: String,
-    /// The id as the client sees it.
-    pub model: String,
-}
-
-/// `id` from the catalog, or `provider:model` for a model the catalog does not know
-/// (a self-hosted server behind a platform provider, say `openai:llama3.1`).
-pub fn resolve_model(id: &str) -> Option<ModelRoute> {
-    if let Some(info) = find_model(id) {
-        return Some(ModelRoute {
-            provider: info.provider,
-            upstream_model: info.id.to_owned(),
-            model: id.to_owned(),
-        });
-    }
-    let (provider, model) = id.split_once(':')?;
-    let provider: Provider = provider.parse().ok()?;
-    (!model.is_empty()).then(|| ModelRoute {
-        provider,
-        upstream_model: model.to_owned(),
-        model: id.to_owned(),
-    })
-}
+pub use behest_providers::{resolve_model, ModelRoute};
 
 pub struct Upstreams {
     client: reqwest::Client,
@@ -284,31 +257,6 @@ pub fn upstream_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn models_resolve_from_the_catalog_or_provider_prefix() {
-        let route = resolve_model("gpt-4o-mini").unwrap();
-        assert_eq!(
-            (route.provider, route.upstream_model.as_str()),
-            (Provider::OpenAi, "gpt-4o-mini")
-        );
-        assert_eq!(
-            resolve_model("behest/echo").unwrap().provider,
-            Provider::Echo
-        );
-        assert_eq!(
-            resolve_model("claude-sonnet-4-20250514").map(|r| r.provider),
-            Some(Provider::Anthropic)
-        );
-        let local = resolve_model("openai:llama3.1").unwrap();
-        assert_eq!(
-            (local.provider, local.upstream_model.as_str()),
-            (Provider::OpenAi, "llama3.1")
-        );
-        assert_eq!(resolve_model("nope"), None);
-        assert_eq!(resolve_model("bedrock:x"), None);
-        assert_eq!(resolve_model("openai:"), None);
-    }
 
     #[test]
     fn provider_errors_keep_their_message_and_map_status() {

@@ -398,3 +398,63 @@ mod tests {
         assert!((cost - 7.5).abs() < 1e-9);
     }
 }
+
+/// Where a model id is served: the provider, and the id as the upstream names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRoute {
+    pub provider: Provider,
+    /// The id as the upstream names it.
+    pub upstream_model: String,
+    /// The id as clients and the dashboard name it.
+    pub model: String,
+}
+
+/// Resolves `id` from the catalog, or as `provider:model` for a model the catalog does
+/// not know (a self-hosted server behind a platform provider, say `openai:llama3.1`).
+pub fn resolve_model(id: &str) -> Option<ModelRoute> {
+    if let Some(info) = find_model(id) {
+        return Some(ModelRoute {
+            provider: info.provider,
+            upstream_model: info.id.to_owned(),
+            model: id.to_owned(),
+        });
+    }
+    let (provider, model) = id.split_once(':')?;
+    let provider: Provider = provider.parse().ok()?;
+    (!model.is_empty() && provider != Provider::Echo).then(|| ModelRoute {
+        provider,
+        upstream_model: model.to_owned(),
+        model: id.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+
+    #[test]
+    fn models_resolve_from_the_catalog_or_provider_prefix() {
+        let route = resolve_model("gpt-4o-mini").unwrap();
+        assert_eq!(
+            (route.provider, route.upstream_model.as_str()),
+            (Provider::OpenAi, "gpt-4o-mini")
+        );
+        assert_eq!(
+            resolve_model("behest/echo").unwrap().provider,
+            Provider::Echo
+        );
+        assert_eq!(
+            resolve_model("claude-sonnet-4-20250514").map(|r| r.provider),
+            Some(Provider::Anthropic)
+        );
+        let local = resolve_model("openai:llama3.1").unwrap();
+        assert_eq!(
+            (local.provider, local.upstream_model.as_str()),
+            (Provider::OpenAi, "llama3.1")
+        );
+        assert_eq!(resolve_model("nope"), None);
+        assert_eq!(resolve_model("bedrock:x"), None);
+        assert_eq!(resolve_model("openai:"), None);
+        assert_eq!(resolve_model("echo:x"), None);
+    }
+}

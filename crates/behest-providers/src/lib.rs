@@ -38,7 +38,7 @@ mod util;
 #[cfg(test)]
 mod testutil;
 
-pub use catalog::{find_model, models_for, ModelInfo, MODELS};
+pub use catalog::{find_model, models_for, resolve_model, ModelInfo, ModelRoute, MODELS};
 pub use error::ProviderError;
 pub use provider::{Provider, UnknownProvider, WireFormat};
 pub use stream::StreamDecoder;

@@ -9,6 +9,9 @@ pub enum StoreError {
     /// The tenant's plan allows no more active projects.
     #[error("plan limit reached")]
     LimitReached,
+    /// An edit refused the row as it found it (see `SettingsEdit`).
+    #[error("rejected: {0}")]
+    Rejected(String),
     /// A row holds a value this version cannot read (an unknown enum spelling, ...).
     #[error("corrupt row: {0}")]
     Corrupt(String),

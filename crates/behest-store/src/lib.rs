@@ -77,6 +77,14 @@ pub trait Store: Send + Sync + 'static {
         error: Option<&str>,
     ) -> StoreResult<()>;
     async fn settings(&self, project_id: Uuid) -> StoreResult<Option<SettingsRow>>;
+    /// Applies `edit` to the project's settings row in one transaction (the row is
+    /// locked first, so concurrent edits queue instead of overwriting each other).
+    /// `None` when the project has no settings row.
+    async fn update_settings(
+        &self,
+        project_id: Uuid,
+        edit: SettingsEdit,
+    ) -> StoreResult<Option<SettingsRow>>;
 
     // --- API keys -------------------------------------------------------------------
     async fn create_api_key(&self, new: NewApiKey) -> StoreResult<ApiKey>;

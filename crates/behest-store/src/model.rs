@@ -71,6 +71,8 @@ pub struct SettingsRow {
     pub project_id: Uuid,
     pub draft: serde_json::Value,
     pub deployed: Option<serde_json::Value>,
+    /// The model live traffic uses (`null`: the platform default).
+    pub provider_model: Option<String>,
     pub draft_provider_model: Option<String>,
     pub draft_saved_at: Option<DateTime<Utc>>,
     pub deployed_at: Option<DateTime<Utc>>,
@@ -131,6 +133,10 @@ pub struct TenantSigningKey {
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+/// A change to a settings row, decided on the row as it is inside the transaction.
+/// `Err` aborts the change with that message ([`crate::StoreError::Rejected`]).
+pub type SettingsEdit = Box<dyn FnOnce(&mut SettingsRow) -> Result<(), String> + Send>;
 
 /// Background work kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -124,6 +124,9 @@ macro_rules! store_impl {
             })
         }
 
+        const SETTINGS_COLUMNS: &str = "id, project_id, draft, deployed, provider_model, \
+             draft_provider_model, draft_saved_at, deployed_at, created_at, updated_at";
+
         fn settings_from(row: &DbRow) -> StoreResult<SettingsRow> {
             let draft: Json<serde_json::Value> = row.try_get("draft")?;
             let deployed: Option<Json<serde_json::Value>> = row.try_get("deployed")?;
@@ -132,6 +135,7 @@ macro_rules! store_impl {
                 project_id: row.try_get("project_id")?,
                 draft: draft.0,
                 deployed: deployed.map(|d| d.0),
+                provider_model: row.try_get("provider_model")?,
                 draft_provider_model: row.try_get("draft_provider_model")?,
                 draft_saved_at: row.try_get("draft_saved_at")?,
                 deployed_at: row.try_get("deployed_at")?,
@@ -464,15 +468,58 @@ macro_rules! store_impl {
             }
 
             async fn settings(&self, project_id: Uuid) -> StoreResult<Option<SettingsRow>> {
-                sqlx::query(
-                    "SELECT id, project_id, draft, deployed, draft_provider_model, draft_saved_at, \
-                     deployed_at, created_at, updated_at FROM project_settings WHERE project_id = $1",
-                )
+                sqlx::query(&format!(
+                    "SELECT {SETTINGS_COLUMNS} FROM project_settings WHERE project_id = $1"
+                ))
                 .bind(project_id)
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|row| settings_from(&row))
                 .transpose()
+            }
+
+            async fn update_settings(
+                &self,
+                project_id: Uuid,
+                edit: SettingsEdit,
+            ) -> StoreResult<Option<SettingsRow>> {
+                let now = crate::now();
+                let mut tx = self.pool.begin().await?;
+                // The write first: it takes the row lock (PostgreSQL) or the write lock
+                // (SQLite) before we read what we are about to change.
+                let locked = sqlx::query("UPDATE project_settings SET updated_at = updated_at WHERE project_id = $1")
+                    .bind(project_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if locked.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let row = sqlx::query(&format!(
+                    "SELECT {SETTINGS_COLUMNS} FROM project_settings WHERE project_id = $1"
+                ))
+                .bind(project_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let mut settings = settings_from(&row)?;
+                edit(&mut settings).map_err(StoreError::Rejected)?;
+                settings.updated_at = now;
+                sqlx::query(
+                    "UPDATE project_settings SET draft = $2, deployed = $3, provider_model = $4, \
+                     draft_provider_model = $5, draft_saved_at = $6, deployed_at = $7, updated_at = $8 \
+                     WHERE project_id = $1",
+                )
+                .bind(project_id)
+                .bind(Json(&settings.draft))
+                .bind(settings.deployed.as_ref().map(Json))
+                .bind(&settings.provider_model)
+                .bind(&settings.draft_provider_model)
+                .bind(settings.draft_saved_at)
+                .bind(settings.deployed_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Some(settings))
             }
 
             async fn create_api_key(&self, new: NewApiKey) -> StoreResult<ApiKey> {
@@ -718,10 +765,7 @@ macro_rules! store_impl {
             }
 
             async fn all_settings(&self) -> StoreResult<Vec<SettingsRow>> {
-                let rows = sqlx::query(
-                    "SELECT id, project_id, draft, deployed, draft_provider_model, draft_saved_at, \
-                     deployed_at, created_at, updated_at FROM project_settings",
-                )
+                let rows = sqlx::query(&format!("SELECT {SETTINGS_COLUMNS} FROM project_settings"))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(settings_from).collect()

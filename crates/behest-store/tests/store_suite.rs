@@ -218,6 +218,50 @@ async fn projects_respect_plan_limit_and_unique_slugs(store: &dyn Store) {
     let settings = store.settings(first.id).await.unwrap().unwrap();
     assert_eq!(settings.draft["rpm_limit"], 60);
     assert_eq!(settings.deployed, None);
+    assert_eq!(settings.provider_model, None);
+
+    // Settings edits: applied in a transaction, refused edits change nothing.
+    let edited = store
+        .update_settings(
+            first.id,
+            Box::new(|row| {
+                row.draft["rpm_limit"] = serde_json::json!(5);
+                row.deployed = Some(row.draft.clone());
+                row.provider_model = Some("gpt-4o-mini".into());
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(edited.deployed.as_ref().unwrap()["rpm_limit"], 5);
+    let refused = store
+        .update_settings(
+            first.id,
+            Box::new(|row| {
+                row.draft["rpm_limit"] = serde_json::json!(7);
+                Err("no".into())
+            }),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Rejected(_))),
+        "{refused:?}"
+    );
+    let stored = store.settings(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.draft["rpm_limit"].clone(),
+            stored.provider_model.as_deref()
+        ),
+        (serde_json::json!(5), Some("gpt-4o-mini"))
+    );
+    assert_eq!(stored, edited);
+    assert!(store
+        .update_settings(uuid::Uuid::new_v4(), Box::new(|_| Ok(())))
+        .await
+        .unwrap()
+        .is_none());
 
     let jobs = store.jobs_for_project(first.id).await.unwrap();
     assert_eq!(jobs.len(), 1);

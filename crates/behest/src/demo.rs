@@ -70,10 +70,9 @@ async fn demo_project(store: &dyn Store) -> anyhow::Result<Project> {
         .await?;
     let settings = SettingsValues {
         cors_origins: vec!["http://localhost:3000".to_owned()],
-        provider_model: Some("behest/echo".to_owned()),
         ..SettingsValues::default()
     };
-    Ok(store
+    let project = store
         .create_project(NewProject {
             tenant_id: tenant.id,
             name: "Demo".to_owned(),
@@ -81,7 +80,20 @@ async fn demo_project(store: &dyn Store) -> anyhow::Result<Project> {
             active_limit: tenant.plan.active_project_limit(),
             settings: serde_json::to_value(settings)?,
         })
-        .await?)
+        .await?;
+    // Deployed at once, with the echo model live: the demo works with no provider key.
+    store
+        .update_settings(
+            project.id,
+            Box::new(|row| {
+                row.deployed = Some(row.draft.clone());
+                row.provider_model = Some(behest_providers::echo::ECHO_MODEL.to_owned());
+                row.deployed_at = Some(behest_store::now());
+                Ok(())
+            }),
+        )
+        .await?;
+    Ok(project)
 }
 
 async fn demo_key(

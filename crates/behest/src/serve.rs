@@ -63,6 +63,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             issuer: settings.issuer.clone(),
             admin_secret: settings.admin_secret.clone(),
             session_ttl: settings.session_ttl,
+            platform_providers: settings.upstream.providers.keys().copied().collect(),
         },
     )
     .with_change_feed(feed.clone());
@@ -98,7 +99,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr().context("reading the bound address")?;
     if settings.demo {
         crate::demo::prepare(store.as_ref(), &settings, &site, local).await?;
-        state.changes.changed().await;
+        state.changes.changed().await.map_err(anyhow::Error::msg)?;
     }
 
     let routes = behest_control::routes(state.clone())
@@ -210,10 +211,11 @@ struct DirectoryFeed {
 
 #[async_trait::async_trait]
 impl ChangeFeed for DirectoryFeed {
-    async fn changed(&self) {
-        if let Err(err) = self.directory.reload(self.store.as_ref()).await {
+    async fn changed(&self) -> Result<(), String> {
+        self.directory.reload(self.store.as_ref()).await.map_err(|err| {
             tracing::error!(error = %err, "could not reload the project directory; serving the previous one");
-        }
+            err.to_string()
+        })
     }
 }
 
@@ -224,7 +226,10 @@ async fn reload_directory(feed: Arc<DirectoryFeed>, every: Duration, shutdown: C
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => feed.changed().await,
+            _ = ticker.tick() => {
+                // A failure is logged inside; the next tick tries again.
+                let _ = feed.changed().await;
+            }
         }
     }
 }
