@@ -301,6 +301,57 @@ impl Server {
             .await
     }
 
+    /// A project with an API key and a minted token for `user_id`.
+    pub async fn project_with_token(&self, account: &Account, name: &str) -> ProjectFixture {
+        let project = self.create_project(account, name).await;
+        let id = project["id"].as_str().unwrap().to_owned();
+        let slug = project["slug"].as_str().unwrap().to_owned();
+        let key = self.create_key(account, &id, None).await;
+        let minted = self.mint(&key, json!({"user_id": "end-user-1"})).await;
+        assert_eq!(minted.status, 200, "{minted:?}");
+        ProjectFixture {
+            id,
+            slug,
+            key,
+            token: minted.str("access_token"),
+        }
+    }
+
+    pub async fn settings(
+        &self,
+        account: &Account,
+        project_id: &str,
+        method: &str,
+        suffix: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let path = format!("/auth/v1/projects/{project_id}/settings{suffix}");
+        self.call(method, &path, Some(&account.session), body).await
+    }
+
+    /// `PUT .../settings` then `POST .../settings/deploy`, both asserted to succeed.
+    pub async fn deploy_settings(&self, account: &Account, project_id: &str, change: Value) {
+        let put = self
+            .settings(account, project_id, "PUT", "", Some(change))
+            .await;
+        assert_eq!(put.status, 200, "{put:?}");
+        let deploy = self
+            .settings(account, project_id, "POST", "/deploy", None)
+            .await;
+        assert_eq!(deploy.status, 200, "{deploy:?}");
+    }
+
+    /// A chat completion on the project's `/p/{slug}` path.
+    pub async fn chat(&self, slug: &str, token: &str, body: Value) -> Response {
+        self.call(
+            "POST",
+            &format!("/p/{slug}/v1/chat/completions"),
+            Some(token),
+            Some(body),
+        )
+        .await
+    }
+
     /// Waits for the project's DNS status to become `want`.
     pub async fn wait_dns(&self, account: &Account, project_id: &str, want: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -319,6 +370,14 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProjectFixture {
+    pub id: String,
+    pub slug: String,
+    pub key: String,
+    pub token: String,
 }
 
 #[derive(Debug, Clone)]
