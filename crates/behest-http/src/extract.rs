@@ -37,6 +37,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
             ApiError::bad_request(format!("request body is not valid JSON: {inner}"))
+        } else if let Some(field) = missing_field(&inner.to_string()) {
+            // serde reports a missing field at its parent; name the field itself.
+            let param = if path == "." {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            };
+            ApiError::validation(param.clone(), format!("{param} is required"))
         } else if path == "." {
             ApiError::bad_request(format!("invalid request body: {inner}"))
         } else {
@@ -70,6 +78,12 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
         }
         parse_json(&bytes).map(OptionalJson)
     }
+}
+
+/// The field of serde's "missing field `x`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split_once('`').map(|(field, _)| field)
 }
 
 /// Parses a UUID path segment, naming the parameter when it is not one.
@@ -117,6 +131,7 @@ mod tests {
         let err = parse_json::<Mint>(br#"{"user_id": "u", "nope": 1}"#).unwrap_err();
         assert!(err.message.contains("nope"), "{}", err.message);
         let err = parse_json::<Mint>(br#"{"ttl": 5}"#).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("user_id"));
         assert!(err.message.contains("user_id"), "{}", err.message);
         let err = parse_json::<Mint>(br#"{"user_id": "u"} trailing"#).unwrap_err();
         assert!(err.message.contains("not valid JSON"), "{}", err.message);
