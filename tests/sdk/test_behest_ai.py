@@ -130,3 +130,68 @@ def test_sign_mode_with_a_dashboard_signing_key():
         issuer="https://api.behest.ai",
     )
     assert (claims["tid"], claims["pid"], claims["uid"], claims["tier"]) == (TENANT_ID, PROJECT_ID, "local-user", 1)
+
+
+# --- the data plane, with the project's built-in echo model --------------------------
+
+import openai  # noqa: E402
+
+PROJECT_BASE = f"{BASE}/p/{SLUG}"
+
+
+def _openai_client(token: str) -> openai.OpenAI:
+    return openai.OpenAI(api_key=token, base_url=f"{PROJECT_BASE}/v1", max_retries=0)
+
+
+def test_openai_sdk_chat_and_stream_with_a_minted_token():
+    minted = Behest(key=KEY, base_url=PROJECT_BASE).auth.mint(user_id="openai-user")
+    client = _openai_client(minted.token)
+    completion = client.chat.completions.create(
+        model="anything", messages=[{"role": "user", "content": "Hello from openai-python"}]
+    )
+    assert completion.choices[0].message.content == "Hello from openai-python"
+    assert completion.model == "behest/echo"
+    assert completion.usage.total_tokens > 0
+
+    stream = client.chat.completions.create(
+        model="anything",
+        messages=[{"role": "user", "content": "Stream me please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Stream me please"
+    assert chunks[-1].usage is not None and chunks[-1].choices == []
+
+    models = client.models.list()
+    assert [m.id for m in models.data] == ["behest/echo"]
+
+
+def test_openai_sdk_errors_are_typed():
+    with pytest.raises(openai.AuthenticationError) as err:
+        _openai_client("not-a-token").chat.completions.create(
+            model="x", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert err.value.status_code == 401
+    assert err.value.body["code"] == "invalid_token"
+    minted = Behest(key=KEY, base_url=PROJECT_BASE).auth.mint(user_id="openai-user")
+    with pytest.raises(openai.BadRequestError) as err:
+        _openai_client(minted.token).chat.completions.create(model="x", messages=[])
+    assert err.value.body["param"] == "messages"
+
+
+def test_behest_sdk_streams_with_minted_and_locally_signed_tokens():
+    minted = Behest(key=KEY, base_url=PROJECT_BASE)
+    local = Behest(key=SIGNING_KEY, kid=SIGNING_KID, tenant_id=TENANT_ID, project_id=PROJECT_ID, base_url=PROJECT_BASE)
+    for behest in (minted, local):
+        chunks = list(
+            behest.chat.completions.create(
+                messages=[{"role": "user", "content": f"hi from {behest.mode}"}],
+                stream=True,
+                user_id="sdk-user",
+            )
+        )
+        assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == f"hi from {behest.mode}"
+        answer = behest.chat.completions.create(messages=[{"role": "user", "content": "plain"}], user_id="sdk-user")
+        assert answer["choices"][0]["message"]["content"] == "plain"
