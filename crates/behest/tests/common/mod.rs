@@ -186,6 +186,15 @@ impl Server {
             .unwrap()
     }
 
+    /// Waits for a process already signalled to exit.
+    pub async fn terminate_wait(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(15), child.wait())
+            .await
+            .expect("exits")
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;
