@@ -17,11 +17,11 @@ use crate::verify::Principal;
 use crate::{Caller, GatewayState};
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use behest_http::{parse_json, ApiError, ApiResult};
-use behest_providers::{echo, ChatRequest, Message, MessageContent, Provider};
+use behest_providers::{echo, ChatRequest, Message, MessageContent, Provider, WireFormat};
 
 /// What the request says about its conversation, kept for usage and memory.
 #[derive(Debug, Clone, Default)]
@@ -164,6 +164,18 @@ async fn dispatch_upstream(
                 format!("{provider} answer broke off"),
             )
         })?;
+    if wire == WireFormat::OpenAiCompatible {
+        // Already in the client's format: relay the bytes, once they prove to be a
+        // completion (checked, and its usage read, without building a JSON tree).
+        if serde_json::from_slice::<UsageOnly>(&body).is_ok() {
+            let mut response = Response::new(axum::body::Body::from(body));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return Ok(response);
+        }
+    }
     let mut completion = wire
         .decode_response(status, &body)
         .map_err(|err| upstream_error(provider, &err, None))?;
@@ -171,4 +183,14 @@ async fn dispatch_upstream(
         completion.model = route.model.clone();
     }
     Ok(Json(completion).into_response())
+}
+
+/// The part of a completion the gateway reads (usage, for accounting); everything
+/// else is skipped without allocating.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct UsageOnly {
+    /// Required: an error object in a 200 is not relayed as a completion.
+    choices: serde::de::IgnoredAny,
+    usage: Option<behest_providers::Usage>,
 }

@@ -1,4 +1,5 @@
-//! The data plane: OpenAI-compatible `/v1/chat/completions` and `/v1/models` on a
+//! The data plane: OpenAI-compatible `/v1/chat/completions`, `/v1/models` and
+//! `/v1/embeddings` on a
 //! project's host, for browsers holding a minted or tenant-signed JWT. The hot path
 //! reads only memory — the [`directory::Directory`] snapshot and the platform keyring —
 //! never the store. The stages of a request are listed in [`chat`].
@@ -6,6 +7,7 @@
 pub mod chat;
 pub mod cors;
 pub mod directory;
+pub mod embeddings;
 pub mod models;
 pub mod sse;
 pub mod upstream;
@@ -162,5 +164,6 @@ pub fn routes(state: GatewayState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/models", get(models::list))
+        .route("/v1/embeddings", post(embeddings::create))
         .with_state(state)
 }

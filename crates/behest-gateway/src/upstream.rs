@@ -6,7 +6,9 @@
 use axum::http::StatusCode;
 use behest_http::ApiError;
 use behest_providers::{EncodedRequest, Provider, ProviderError, WireFormat};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Longest `Retry-After` we wait for before retrying ourselves.
@@ -58,6 +60,16 @@ pub use behest_providers::{resolve_model, ModelRoute};
 pub struct Upstreams {
     client: reqwest::Client,
     config: UpstreamConfig,
+    /// Per provider: its base URL and its ready-made auth headers (built once, not per
+    /// request).
+    endpoints: HashMap<Provider, Endpoint>,
+    /// Parsed upstream URLs by text: parsing (IDNA and all) is not free on a hot path.
+    urls: Mutex<HashMap<String, reqwest::Url>>,
+}
+
+struct Endpoint {
+    base: String,
+    headers: HeaderMap,
 }
 
 /// A request that reached the provider and got a successful status.
@@ -75,7 +87,37 @@ impl Upstreams {
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
             .build()?;
-        Ok(Upstreams { client, config })
+        let mut endpoints = HashMap::new();
+        for provider in Provider::ALL {
+            let Some(wire) = provider.wire_format() else {
+                continue;
+            };
+            let configured = config.providers.get(&provider);
+            let base = configured
+                .and_then(|p| p.base_url.as_deref())
+                .or(provider.default_base_url())
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_owned();
+            let mut headers = HeaderMap::new();
+            if let Some(key) = configured.and_then(|p| p.api_key.as_deref()) {
+                for (name, value) in wire.auth_headers(key) {
+                    if let (Ok(name), Ok(mut value)) =
+                        (HeaderName::try_from(name), HeaderValue::try_from(value))
+                    {
+                        value.set_sensitive(true);
+                        headers.insert(name, value);
+                    }
+                }
+            }
+            endpoints.insert(provider, Endpoint { base, headers });
+        }
+        Ok(Upstreams {
+            client,
+            config,
+            endpoints,
+            urls: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn config(&self) -> &UpstreamConfig {
@@ -93,6 +135,21 @@ impl Upstreams {
                 .is_some_and(|p| p.api_key.is_some() || p.base_url.is_some())
     }
 
+    fn url(&self, text: String) -> Result<reqwest::Url, ApiError> {
+        let mut urls = self.urls.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(url) = urls.get(&text) {
+            return Ok(url.clone());
+        }
+        let url = reqwest::Url::parse(&text)
+            .map_err(|err| ApiError::internal(format!("bad upstream URL: {err}")))?;
+        // Paths are few (one per provider and model); bound the cache all the same.
+        if urls.len() >= 1024 {
+            urls.clear();
+        }
+        urls.insert(text, url.clone());
+        Ok(url)
+    }
+
     /// Sends `encoded` to `provider`, retrying what is safe to retry. Returns the
     /// response once its status is a success; a final failure is the contract's error.
     pub async fn send(
@@ -104,43 +161,28 @@ impl Upstreams {
             .wire_format()
             .ok_or_else(|| ApiError::internal("send() called for a provider without upstream"))?;
         let endpoint = self
-            .config
-            .providers
+            .endpoints
             .get(&provider)
-            .cloned()
-            .unwrap_or_default();
-        let base = endpoint
-            .base_url
-            .as_deref()
-            .or(provider.default_base_url())
-            .unwrap_or_default()
-            .trim_end_matches('/');
-        let url = format!("{base}{}", encoded.path);
-        let body = serde_json::to_vec(&encoded.body).map_err(ApiError::internal)?;
-        let headers = endpoint
-            .api_key
-            .as_deref()
-            .map(|key| wire.auth_headers(key))
-            .unwrap_or_default();
+            .ok_or_else(|| ApiError::internal("no endpoint for provider"))?;
+        let url = self.url(format!("{}{}", endpoint.base, encoded.path))?;
+        let body =
+            bytes::Bytes::from(serde_json::to_vec(&encoded.body).map_err(ApiError::internal)?);
+        let accept = HeaderValue::from_static(if encoded.stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        });
 
         let mut attempt = 0;
         loop {
-            let mut request = self
+            let mut headers = endpoint.headers.clone();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(ACCEPT, accept.clone());
+            let request = self
                 .client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header(
-                    "accept",
-                    if encoded.stream {
-                        "text/event-stream"
-                    } else {
-                        "application/json"
-                    },
-                )
+                .post(url.clone())
+                .headers(headers)
                 .body(body.clone());
-            for (name, value) in &headers {
-                request = request.header(name.as_str(), value.as_str());
-            }
             let outcome =
                 tokio::time::timeout(self.config.first_byte_timeout, request.send()).await;
             let retry_in = match outcome {

@@ -10,6 +10,11 @@ use clap::{Parser, Subcommand};
 use config::{ServeArgs, StoreArgs};
 use std::process::ExitCode;
 
+/// A gateway allocates many small, short-lived buffers per request (JSON trees, header
+/// maps); mimalloc serves those markedly faster than glibc's allocator (see bench/).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "behest",
@@ -53,14 +58,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The command runs as a task on the runtime's workers, not on this thread: with
+    // `block_on` alone the accept loop would live here and every connection on a
+    // worker, and each I/O event would cost a cross-thread wake-up.
     let outcome = runtime.block_on(async {
-        match cli.command {
-            Command::Serve(args) => serve::run(args).await,
-            Command::Migrate(args) => serve::migrate(args).await,
-            Command::Keys {
-                action: KeysCommand::Rotate(args),
-            } => serve::rotate_keys(args).await,
-        }
+        let command = tokio::spawn(async move {
+            match cli.command {
+                Command::Serve(args) => serve::run(args).await,
+                Command::Migrate(args) => serve::migrate(args).await,
+                Command::Keys {
+                    action: KeysCommand::Rotate(args),
+                } => serve::rotate_keys(args).await,
+            }
+        });
+        command
+            .await
+            .unwrap_or_else(|err| Err(anyhow::anyhow!("the server task failed: {err}")))
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

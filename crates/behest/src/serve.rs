@@ -131,6 +131,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             shutdown.cancel();
         }
     };
+    // Small SSE frames must leave at once: without TCP_NODELAY, Nagle's algorithm and the
+    // client's delayed ACK hold them for up to 40 ms.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(on_signal)
         .await

@@ -138,6 +138,26 @@ async fn routing_and_answers(backend: Backend) {
         .chat("no-such-thing-000", &fixture.token, hello())
         .await;
     assert_eq!((r.status, r.error_code().as_str()), (404, "not_found"));
+    // Embeddings from the echo provider: deterministic, unit length.
+    let embed = json!({"model": "echo:embed", "input": ["same", "same", "other"]});
+    let r = server
+        .call(
+            "POST",
+            &format!("/p/{}/v1/embeddings", fixture.slug),
+            Some(&fixture.token),
+            Some(embed),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let vectors: Vec<Vec<f64>> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| serde_json::from_value(d["embedding"].clone()).unwrap())
+        .collect();
+    assert_eq!(vectors[0], vectors[1]);
+    assert_ne!(vectors[0], vectors[2]);
+    assert!((vectors[2].iter().map(|v| v * v).sum::<f64>() - 1.0).abs() < 1e-9);
     // /v1/models.
     let r = server
         .call(

@@ -329,6 +329,43 @@ async fn retries_timeouts_and_refusals() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 
+    // Embeddings go to the provider's OpenAI-compatible endpoint with its key.
+    fakes.clear().await;
+    let r = server
+        .call(
+            "POST",
+            &format!("/p/{}/v1/embeddings", project.slug),
+            Some(&project.token),
+            Some(json!({"model": "text-embedding-3-small", "input": ["one", "two"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(r.body["data"][0]["embedding"].as_array().unwrap().len(), 8);
+    let seen = fakes.requests().await;
+    assert_eq!(
+        (seen[0].path.as_str(), seen[0].body["model"].as_str()),
+        ("/v1/embeddings", Some("text-embedding-3-small"))
+    );
+    let r = server
+        .call(
+            "POST",
+            &format!("/p/{}/v1/embeddings", project.slug),
+            Some(&project.token),
+            Some(json!({"model": "anthropic:claude", "input": "x"})),
+        )
+        .await;
+    assert_eq!((r.status, r.param().as_deref()), (400, Some("model")));
+    let r = server
+        .call(
+            "POST",
+            &format!("/p/{}/v1/embeddings", project.slug),
+            Some(&project.token),
+            Some(json!({"model": "text-embedding-3-small", "input": []})),
+        )
+        .await;
+    assert_eq!((r.status, r.param().as_deref()), (400, Some("input")));
+
     // Nothing that fails authentication or CORS reaches the provider.
     fakes.clear().await;
     for token in ["garbage", &project.key, &account.session] {
