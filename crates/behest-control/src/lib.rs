@@ -16,6 +16,7 @@ mod settings;
 mod signing_keys;
 mod state;
 mod tenants;
+mod tiers;
 mod views;
 
 use axum::routing::{delete, get, post, put};
@@ -85,6 +86,18 @@ pub fn routes(state: ControlState) -> Router {
         .route(
             "/auth/v1/projects/{project_id}/memory",
             get(settings::memory),
+        )
+        .route(
+            "/auth/v1/projects/{project_id}/tiers",
+            get(tiers::list).post(tiers::create),
+        )
+        .route(
+            "/auth/v1/projects/{project_id}/tiers/{tier_id}",
+            put(tiers::update).delete(tiers::delete),
+        )
+        .route(
+            "/auth/v1/projects/{project_id}/tiers/{tier_id}/resolved",
+            get(tiers::show_resolved),
         )
         .route(
             "/auth/v1/projects/{project_id}/api-keys",

@@ -169,18 +169,24 @@ async fn authenticate(
     Ok((key, project))
 }
 
-/// The tier a mint asked for, as the project's tier name; a tier the project does not
-/// have is ignored (the quickstart sends `tier: 2` whether or not tiers exist).
+/// The tier a mint asked for, as the name of one of the project's deployed tiers (the
+/// ones live traffic applies); a tier the project does not have is ignored (the
+/// quickstart sends `tier: 2` whether or not tiers exist).
 async fn resolve_tier(
     state: &ControlState,
     project: &Project,
     wanted: TierRef,
 ) -> ApiResult<Option<TierRef>> {
-    let tiers = state
+    let deployed = state
         .store
-        .tiers(project.id)
+        .settings(project.id)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::internal)?
+        .and_then(|row| row.deployed);
+    let mut tiers = deployed
+        .map(|d| crate::tiers::from_snapshot(project.id, &d))
+        .unwrap_or_default();
+    tiers.sort_by(|a, b| (a.sort_order, a.created_at).cmp(&(b.sort_order, b.created_at)));
     let found = match &wanted {
         TierRef::Name(name) => tiers.iter().find(|t| &t.name == name),
         TierRef::Index(index) => usize::try_from(*index).ok().and_then(|i| tiers.get(i)),

@@ -136,19 +136,31 @@ pub async fn put(
     Ok(Json(view(&row)?))
 }
 
-/// Copies the draft to the deployed snapshot and publishes it. If live traffic cannot
-/// be updated the deploy is saved and the answer is 502: deploying again retries.
+/// Copies the draft (settings, model draft and tiers) to the deployed snapshot and
+/// publishes it. If live traffic cannot be updated the deploy is saved and the answer
+/// is 502: deploying again retries.
 pub async fn deploy(
     State(state): State<ControlState>,
     caller: DashboardUser,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     let project = project(&state, &caller, &id).await?;
+    let tiers = crate::tiers::snapshot(
+        &state
+            .store
+            .tiers(project.id)
+            .await
+            .map_err(ApiError::internal)?,
+    );
     let row = edit(
         &state,
         &project,
-        Box::new(|row| {
-            row.deployed = Some(row.draft.clone());
+        Box::new(move |row| {
+            let mut deployed = row.draft.clone();
+            if let Some(object) = deployed.as_object_mut() {
+                object.insert("tiers".to_owned(), tiers);
+            }
+            row.deployed = Some(deployed);
             if let Some(model) = row.draft_provider_model.take() {
                 row.provider_model = Some(model);
             }
@@ -170,6 +182,7 @@ pub async fn deploy(
     ))
 }
 
+/// Restores the draft (settings and tiers) from the deployed snapshot.
 pub async fn discard_draft(
     State(state): State<ControlState>,
     caller: DashboardUser,
@@ -180,10 +193,13 @@ pub async fn discard_draft(
         &state,
         &project,
         Box::new(|row| {
-            let deployed = row
+            let mut deployed = row
                 .deployed
                 .clone()
                 .ok_or_else(|| NO_DEPLOYED_SNAPSHOT.to_owned())?;
+            if let Some(object) = deployed.as_object_mut() {
+                object.remove("tiers");
+            }
             row.draft = deployed;
             row.draft_provider_model = None;
             row.draft_saved_at = None;
@@ -191,6 +207,14 @@ pub async fn discard_draft(
         }),
     )
     .await?;
+    if let Some(deployed) = &row.deployed {
+        let tiers = crate::tiers::from_snapshot(project.id, deployed);
+        state
+            .store
+            .replace_tiers(project.id, &tiers)
+            .await
+            .map_err(ApiError::internal)?;
+    }
     Ok(Json(view(&row)?))
 }
 

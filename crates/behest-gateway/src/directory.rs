@@ -35,6 +35,42 @@ pub struct TierSnapshot {
     pub name: String,
     pub provider_model: Option<String>,
     pub system_prompt: Option<String>,
+    /// Every override, for the stages that read the others (limits, guard, memory).
+    pub overrides: serde_json::Value,
+}
+
+/// The tiers of a deployed snapshot, ordered by `sort_order` (then creation).
+fn deployed_tiers(deployed: &serde_json::Value) -> Vec<TierSnapshot> {
+    let mut tiers: Vec<(i64, String, TierSnapshot)> = deployed
+        .get("tiers")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|item| {
+            let overrides = item.get("overrides").cloned().unwrap_or_default();
+            let text = |field: &str| {
+                overrides
+                    .get(field)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            };
+            let tier = TierSnapshot {
+                name: item.get("name")?.as_str()?.to_owned(),
+                provider_model: text("provider_model"),
+                system_prompt: text("system_prompt"),
+                overrides: overrides.clone(),
+            };
+            let order = item.get("sort_order").and_then(|v| v.as_i64()).unwrap_or(0);
+            let created = item
+                .get("created_at")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            Some((order, created, tier))
+        })
+        .collect();
+    tiers.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    tiers.into_iter().map(|(_, _, tier)| tier).collect()
 }
 
 impl ProjectSnapshot {
@@ -124,16 +160,16 @@ impl Directory {
     /// (a malformed key, settings of an older shape) are skipped with a warning rather
     /// than taking every other project down with them.
     pub async fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
-        let (projects, settings, tiers, keys) = tokio::try_join!(
+        let (projects, settings, keys) = tokio::try_join!(
             store.all_projects(),
             store.all_settings(),
-            store.all_tiers(),
             store.active_tenant_signing_keys(),
         )?;
         let mut settings_by_project: HashMap<Uuid, SettingsValues> = HashMap::new();
+        let mut tiers_by_project: HashMap<Uuid, Vec<TierSnapshot>> = HashMap::new();
         for row in settings {
             // Live traffic sees the deployed snapshot (the defaults until a first
-            // deploy) and the live model; a draft is never live.
+            // deploy), its tiers and the live model; a draft is never live.
             let mut values = match row
                 .deployed
                 .as_ref()
@@ -148,23 +184,9 @@ impl Directory {
             };
             values.provider_model = row.provider_model.clone();
             settings_by_project.insert(row.project_id, values);
-        }
-        let mut tiers_by_project: HashMap<Uuid, Vec<TierSnapshot>> = HashMap::new();
-        for tier in tiers {
-            let text = |field: &str| {
-                tier.overrides
-                    .get(field)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            };
-            tiers_by_project
-                .entry(tier.project_id)
-                .or_default()
-                .push(TierSnapshot {
-                    name: tier.name.clone(),
-                    provider_model: text("provider_model"),
-                    system_prompt: text("system_prompt"),
-                });
+            if let Some(deployed) = &row.deployed {
+                tiers_by_project.insert(row.project_id, deployed_tiers(deployed));
+            }
         }
         let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
         let mut next = DirectorySnapshot {

@@ -131,6 +131,15 @@ pub trait Store: Send + Sync + 'static {
     // --- tiers (written by the settings lifecycle) ------------------------------------
     async fn tiers(&self, project_id: Uuid) -> StoreResult<Vec<Tier>>;
     async fn create_tier(&self, tier: &Tier) -> StoreResult<()>;
+    /// Creates a tier unless the project already has `limit` of them
+    /// ([`StoreError::LimitReached`]) or one of that name ([`StoreError::Conflict`]).
+    async fn create_tier_limited(&self, tier: &Tier, limit: i64) -> StoreResult<()>;
+    async fn tier(&self, project_id: Uuid, id: Uuid) -> StoreResult<Option<Tier>>;
+    /// [`StoreError::Conflict`] when the new name is taken; `false` when there is no such tier.
+    async fn update_tier(&self, tier: &Tier) -> StoreResult<bool>;
+    async fn delete_tier(&self, project_id: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// Replaces every tier of the project (discarding a draft restores the deployed ones).
+    async fn replace_tiers(&self, project_id: Uuid, tiers: &[Tier]) -> StoreResult<()>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (created if missing) or

@@ -802,6 +802,80 @@ macro_rules! store_impl {
                 rows.iter().map(tier_from).collect()
             }
 
+            async fn create_tier_limited(&self, tier: &Tier, limit: i64) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                // Lock the project first so concurrent creates count one after another.
+                let locked = sqlx::query("UPDATE projects SET updated_at = updated_at WHERE id = $1")
+                    .bind(tier.project_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if locked.rows_affected() == 0 {
+                    return Err(StoreError::Conflict("project does not exist".to_owned()));
+                }
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM project_tiers WHERE project_id = $1")
+                    .bind(tier.project_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if count >= limit {
+                    return Err(StoreError::LimitReached);
+                }
+                insert_tier(&mut tx, tier).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn tier(&self, project_id: Uuid, id: Uuid) -> StoreResult<Option<Tier>> {
+                sqlx::query(
+                    "SELECT id, project_id, name, sort_order, overrides, created_at, updated_at \
+                     FROM project_tiers WHERE project_id = $1 AND id = $2",
+                )
+                .bind(project_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| tier_from(&row))
+                .transpose()
+            }
+
+            async fn update_tier(&self, tier: &Tier) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE project_tiers SET name = $3, sort_order = $4, overrides = $5, updated_at = $6 \
+                     WHERE project_id = $1 AND id = $2",
+                )
+                .bind(tier.project_id)
+                .bind(tier.id)
+                .bind(&tier.name)
+                .bind(tier.sort_order)
+                .bind(Json(&tier.overrides))
+                .bind(tier.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "tier name taken"))?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_tier(&self, project_id: Uuid, id: Uuid) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM project_tiers WHERE project_id = $1 AND id = $2")
+                    .bind(project_id)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn replace_tiers(&self, project_id: Uuid, tiers: &[Tier]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM project_tiers WHERE project_id = $1")
+                    .bind(project_id)
+                    .execute(&mut *tx)
+                    .await?;
+                for tier in tiers {
+                    insert_tier(&mut tx, tier).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn create_tier(&self, tier: &Tier) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO project_tiers (id, project_id, name, sort_order, overrides, created_at, updated_at) \
@@ -840,6 +914,24 @@ macro_rules! store_impl {
                 .bind(tenant.created_at)
                 .execute(&mut *conn)
                 .await?;
+            Ok(())
+        }
+
+        async fn insert_tier(conn: &mut <$db as sqlx::Database>::Connection, tier: &Tier) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO project_tiers (id, project_id, name, sort_order, overrides, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(tier.id)
+            .bind(tier.project_id)
+            .bind(&tier.name)
+            .bind(tier.sort_order)
+            .bind(Json(&tier.overrides))
+            .bind(tier.created_at)
+            .bind(tier.updated_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| StoreError::from_write(e, "tier name taken"))?;
             Ok(())
         }
 

@@ -482,3 +482,227 @@ async fn model(
         .settings(account, id, method, &format!("/model{suffix}"), body)
         .await
 }
+
+async fn tiers(backend: Backend) {
+    let config = "[providers.openai]\napi_key = \"sk-test-not-real\"\nbase_url = \"http://127.0.0.1:9/v1\"\n";
+    let Some(server) = Server::start_with(backend, &[], config).await else {
+        return;
+    };
+    let account = server.signup("tiers@example.com").await;
+    let fixture = server.project_with_token(&account, "Tiers").await;
+    let id = &fixture.id;
+    let path = format!("/auth/v1/projects/{id}/tiers");
+    let call = |method: &'static str, suffix: String, body: Option<Value>| {
+        let url = format!("{path}{suffix}");
+        let session = account.session.clone();
+        let server = &server;
+        async move { server.call(method, &url, Some(&session), body).await }
+    };
+    server
+        .deploy_settings(
+            &account,
+            id,
+            json!({"rpm_limit": 100, "system_prompt": "project prompt"}),
+        )
+        .await;
+
+    // Three tiers; a fourth, or a taken name, is a 409.
+    let mut ids = Vec::new();
+    for (name, order, overrides) in [
+        ("free", 0, json!({"rpm_limit": 10})),
+        (
+            "silver",
+            1,
+            json!({"rpm_limit": 50, "system_prompt": "silver prompt"}),
+        ),
+        (
+            "gold",
+            2,
+            json!({"rpm_limit": 500, "provider_model": "gpt-4o-mini", "pii_mode": "enforce"}),
+        ),
+    ] {
+        let r = call(
+            "POST",
+            String::new(),
+            Some(json!({"name": name, "sort_order": order, "overrides": overrides})),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        assert_eq!(
+            (r.body["name"].as_str(), r.body["sort_order"].as_i64()),
+            (Some(name), Some(order))
+        );
+        assert!(
+            r.body.get("resolved").is_none(),
+            "created tiers come without resolved"
+        );
+        ids.push(r.str("id"));
+    }
+    let r = call("POST", String::new(), Some(json!({"name": "platinum"}))).await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (409, "TIER_LIMIT_REACHED")
+    );
+    let r = call("PUT", format!("/{}", ids[0]), Some(json!({"name": "gold"}))).await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (409, "TIER_NAME_TAKEN")
+    );
+
+    // Overrides follow the settings rules; a model needs a configured provider.
+    for (overrides, status, param) in [
+        (json!({"rpm_limit": 0}), 400, "overrides.rpm_limit"),
+        (
+            json!({"memory_window": 501}),
+            400,
+            "overrides.memory_window",
+        ),
+        (
+            json!({"cors_origins": ["*"]}),
+            400,
+            "overrides.cors_origins",
+        ),
+        (
+            json!({"provider_model": "gpt-9"}),
+            400,
+            "overrides.provider_model",
+        ),
+        (
+            json!({"provider_model": "claude-sonnet-4-20250514"}),
+            422,
+            "overrides.provider_model",
+        ),
+    ] {
+        let r = call(
+            "PUT",
+            format!("/{}", ids[0]),
+            Some(json!({"overrides": overrides})),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.param().as_deref()),
+            (status, Some(param)),
+            "{overrides}"
+        );
+    }
+
+    // Resolved = the project's settings with the tier's overrides on top.
+    let listed = call("GET", String::new(), None).await;
+    let names: Vec<&str> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["free", "silver", "gold"]);
+    let gold = &listed.body[2]["resolved"];
+    assert_eq!(
+        (
+            gold["rpm_limit"].as_i64(),
+            gold["provider_model"].as_str(),
+            gold["pii_mode"].as_str()
+        ),
+        (Some(500), Some("gpt-4o-mini"), Some("enforce"))
+    );
+    assert_eq!(
+        gold["system_prompt"], "project prompt",
+        "not overridden: the project's value"
+    );
+    let r = call("GET", format!("/{}/resolved", ids[1]), None).await;
+    assert_eq!(
+        (
+            r.body["rpm_limit"].as_i64(),
+            r.body["system_prompt"].as_str()
+        ),
+        (Some(50), Some("silver prompt"))
+    );
+    let r = call("GET", format!("/{}/resolved", uuid::Uuid::new_v4()), None).await;
+    assert_eq!(r.status, 404);
+
+    // Tokens select tiers by name or by index; tiers are live only once deployed.
+    let model_for = |tier: Option<Value>| {
+        let server = &server;
+        let fixture = &fixture;
+        async move {
+            let mut body = json!({"user_id": "tiered"});
+            if let Some(tier) = tier {
+                body["tier"] = tier;
+            }
+            let token = server.mint(&fixture.key, body).await.str("access_token");
+            let models = server
+                .call(
+                    "GET",
+                    &format!("/p/{}/v1/models", fixture.slug),
+                    Some(&token),
+                    None,
+                )
+                .await;
+            models.body["data"][0]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(
+        model_for(Some(json!("gold"))).await,
+        "behest/echo",
+        "a tier not yet deployed is not live"
+    );
+    server.deploy_settings(&account, id, json!({})).await;
+    assert_eq!(model_for(Some(json!("gold"))).await, "gpt-4o-mini");
+    assert_eq!(
+        model_for(Some(json!(2))).await,
+        "gpt-4o-mini",
+        "index by sort_order"
+    );
+    assert_eq!(model_for(Some(json!(0))).await, "behest/echo");
+    assert_eq!(model_for(Some(json!("nope"))).await, "behest/echo");
+    assert_eq!(model_for(None).await, "behest/echo");
+
+    // Deleting is a draft change too; discarding brings the deployed tiers back.
+    let r = call("DELETE", format!("/{}", ids[2]), None).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        call("DELETE", format!("/{}", ids[2]), None).await.status,
+        404
+    );
+    assert_eq!(
+        model_for(Some(json!("gold"))).await,
+        "gpt-4o-mini",
+        "still deployed"
+    );
+    let r = server
+        .settings(&account, id, "POST", "/discard-draft", None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        call("GET", String::new(), None)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Someone else's project: 403, as the seed says for tiers.
+    let intruder = server.signup("tier-intruder@example.com").await;
+    let r = server
+        .call(
+            "POST",
+            &path,
+            Some(&intruder.session),
+            Some(json!({"name": "mine"})),
+        )
+        .await;
+    assert_eq!((r.status, r.error_code().as_str()), (403, "forbidden"));
+    let r = server
+        .call(
+            "GET",
+            &format!("/auth/v1/projects/{}/tiers", uuid::Uuid::new_v4()),
+            Some(&intruder.session),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    server.stop().await;
+}
+on_both_backends!(tiers);
