@@ -186,7 +186,7 @@ async fn resolve_tier(
     let mut tiers = deployed
         .map(|d| crate::tiers::from_snapshot(project.id, &d))
         .unwrap_or_default();
-    tiers.sort_by(|a, b| (a.sort_order, a.created_at).cmp(&(b.sort_order, b.created_at)));
+    tiers.sort_by_key(|t| (t.sort_order, t.created_at));
     let found = match &wanted {
         TierRef::Name(name) => tiers.iter().find(|t| &t.name == name),
         TierRef::Index(index) => usize::try_from(*index).ok().and_then(|i| tiers.get(i)),

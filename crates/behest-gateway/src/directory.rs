@@ -1,15 +1,16 @@
 //! The data plane's picture of the world, in memory: every project (by slug and by
 //! id) with the settings live traffic uses, its tiers, and the tenants' signing keys.
 //! The hot path reads one immutable [`DirectorySnapshot`] through an `ArcSwap` (no lock,
-//! no store access); a reload builds a new snapshot from the store and swaps it in.
-//! The control plane reloads it after every change it makes (before answering, so a
-//! project is routable the moment its creation returns) and a timer reloads it for
-//! changes made by other replicas.
+//! no store access). Snapshots are built from the *live image* (`behest-live`): one
+//! JSON entry per project and per signing key, derived from the store
+//! ([`Directory::image_from_store`]), shared by every replica, and reloaded whenever a
+//! change is announced. The control plane applies its own changes before answering, so
+//! a project is routable the moment its creation returns.
 
 use arc_swap::ArcSwap;
 use behest_core::settings::SettingsValues;
 use behest_core::ProjectStatus;
-use behest_store::{Store, StoreError};
+use behest_store::{SettingsRow, Store, StoreError};
 use jsonwebtoken::DecodingKey;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -156,84 +157,160 @@ impl Directory {
         self.current.load()
     }
 
-    /// Rebuilds the snapshot from the store and swaps it in. Rows that cannot be read
-    /// (a malformed key, settings of an older shape) are skipped with a warning rather
-    /// than taking every other project down with them.
-    pub async fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
+    /// Builds the live image from the store: one entry per project (its deployed
+    /// settings, live model and tiers) and per active tenant signing key.
+    pub async fn image_from_store(
+        store: &dyn Store,
+    ) -> Result<HashMap<String, String>, StoreError> {
         let (projects, settings, keys) = tokio::try_join!(
             store.all_projects(),
             store.all_settings(),
             store.active_tenant_signing_keys(),
         )?;
-        let mut settings_by_project: HashMap<Uuid, SettingsValues> = HashMap::new();
-        let mut tiers_by_project: HashMap<Uuid, Vec<TierSnapshot>> = HashMap::new();
-        for row in settings {
-            // Live traffic sees the deployed snapshot (the defaults until a first
-            // deploy), its tiers and the live model; a draft is never live.
-            let mut values = match row
-                .deployed
-                .as_ref()
-                .map(|d| serde_json::from_value::<SettingsValues>(d.clone()))
-            {
-                None => SettingsValues::default(),
-                Some(Ok(values)) => values,
-                Some(Err(err)) => {
-                    tracing::warn!(project = %row.project_id, error = %err, "unreadable deployed settings; using defaults");
-                    SettingsValues::default()
-                }
+        let mut settings_by_project: HashMap<Uuid, SettingsRow> = settings
+            .into_iter()
+            .map(|row| (row.project_id, row))
+            .collect();
+        let mut image = HashMap::new();
+        for project in projects {
+            let row = settings_by_project.remove(&project.id);
+            let entry = ProjectEntry {
+                id: project.id,
+                tenant_id: project.tenant_id,
+                slug: project.slug,
+                suspended: project.status == ProjectStatus::Suspended,
+                deployed: row.as_ref().and_then(|r| r.deployed.clone()),
+                provider_model: row.and_then(|r| r.provider_model),
             };
-            values.provider_model = row.provider_model.clone();
-            settings_by_project.insert(row.project_id, values);
-            if let Some(deployed) = &row.deployed {
-                tiers_by_project.insert(row.project_id, deployed_tiers(deployed));
+            if let Ok(json) = serde_json::to_string(&entry) {
+                image.insert(format!("{PROJECT_PREFIX}{}", entry.id), json);
             }
         }
+        for key in keys {
+            let entry = KeyEntry {
+                kid: key.kid,
+                tenant_id: key.tenant_id,
+                public_key_pem: key.public_key_pem,
+            };
+            if let Ok(json) = serde_json::to_string(&entry) {
+                image.insert(format!("{KEY_PREFIX}{}", entry.kid), json);
+            }
+        }
+        Ok(image)
+    }
+
+    /// Replaces the snapshot with one built from a live image. Entries that cannot be
+    /// read (a malformed key, settings of an unknown shape) are skipped with a warning
+    /// rather than taking every other project down with them.
+    pub fn load_image(&self, image: &HashMap<String, String>) {
         let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
         let mut next = DirectorySnapshot {
             generation,
             ..DirectorySnapshot::default()
         };
-        for project in projects {
-            let settings = settings_by_project.remove(&project.id).unwrap_or_default();
-            let snapshot = Arc::new(ProjectSnapshot {
-                id: project.id,
-                tenant_id: project.tenant_id,
-                slug: project.slug.clone(),
-                suspended: project.status == ProjectStatus::Suspended,
-                cors: CorsPolicy::new(&settings),
-                settings,
-                tiers: tiers_by_project.remove(&project.id).unwrap_or_default(),
-            });
-            next.by_slug.insert(project.slug, snapshot.clone());
-            next.by_id.insert(project.id, snapshot);
-        }
-        for key in keys {
-            match behest_auth::rsa_keys::public_from_pem(&key.public_key_pem) {
-                Ok(public) => {
-                    let (n, e) = behest_auth::rsa_keys::components(&public);
-                    match DecodingKey::from_rsa_components(&n, &e) {
-                        Ok(decoding) => {
-                            next.tenant_keys.insert(
-                                key.kid,
-                                TenantKey {
-                                    tenant_id: key.tenant_id,
-                                    decoding,
-                                },
-                            );
-                        }
-                        Err(err) => {
-                            tracing::warn!(kid = %key.kid, error = %err, "unusable tenant signing key")
-                        }
+        for (key, json) in image {
+            if key.starts_with(PROJECT_PREFIX) {
+                match serde_json::from_str::<ProjectEntry>(json) {
+                    Ok(entry) => {
+                        let snapshot = Arc::new(entry.into_snapshot());
+                        next.by_slug.insert(snapshot.slug.clone(), snapshot.clone());
+                        next.by_id.insert(snapshot.id, snapshot);
+                    }
+                    Err(err) => {
+                        tracing::warn!(%key, error = %err, "unreadable project in the live image")
                     }
                 }
-                Err(err) => {
-                    tracing::warn!(kid = %key.kid, error = %err, "unreadable tenant signing key")
+            } else if key.starts_with(KEY_PREFIX) {
+                match serde_json::from_str::<KeyEntry>(json)
+                    .map_err(|e| e.to_string())
+                    .and_then(|entry| {
+                        let public = behest_auth::rsa_keys::public_from_pem(&entry.public_key_pem)
+                            .map_err(|e| e.to_string())?;
+                        let (n, e) = behest_auth::rsa_keys::components(&public);
+                        let decoding =
+                            DecodingKey::from_rsa_components(&n, &e).map_err(|e| e.to_string())?;
+                        Ok((
+                            entry.kid,
+                            TenantKey {
+                                tenant_id: entry.tenant_id,
+                                decoding,
+                            },
+                        ))
+                    }) {
+                    Ok((kid, key)) => {
+                        next.tenant_keys.insert(kid, key);
+                    }
+                    Err(err) => {
+                        tracing::warn!(%key, error = %err, "unusable tenant signing key in the live image")
+                    }
                 }
             }
         }
         self.current.store(Arc::new(next));
+    }
+
+    /// Loads straight from the store (no live state in between).
+    pub async fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let image = Self::image_from_store(store).await?;
+        self.load_image(&image);
         Ok(())
     }
+}
+
+const PROJECT_PREFIX: &str = "project:";
+const KEY_PREFIX: &str = "signing_key:";
+
+/// A project as the live image stores it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ProjectEntry {
+    id: Uuid,
+    tenant_id: Uuid,
+    slug: String,
+    suspended: bool,
+    /// The deployed snapshot (settings and `tiers`); `None` before the first deploy.
+    deployed: Option<serde_json::Value>,
+    provider_model: Option<String>,
+}
+
+impl ProjectEntry {
+    fn into_snapshot(self) -> ProjectSnapshot {
+        // Live traffic sees the deployed snapshot (the defaults until a first deploy),
+        // its tiers and the live model; a draft is never live.
+        let mut settings = match self
+            .deployed
+            .as_ref()
+            .map(|d| serde_json::from_value::<SettingsValues>(d.clone()))
+        {
+            None => SettingsValues::default(),
+            Some(Ok(values)) => values,
+            Some(Err(err)) => {
+                tracing::warn!(project = %self.id, error = %err, "unreadable deployed settings; using defaults");
+                SettingsValues::default()
+            }
+        };
+        settings.provider_model = self.provider_model;
+        ProjectSnapshot {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            slug: self.slug,
+            suspended: self.suspended,
+            cors: CorsPolicy::new(&settings),
+            tiers: self
+                .deployed
+                .as_ref()
+                .map(deployed_tiers)
+                .unwrap_or_default(),
+            settings,
+        }
+    }
+}
+
+/// A tenant signing key's public half as the live image stores it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeyEntry {
+    kid: String,
+    tenant_id: Uuid,
+    public_key_pem: String,
 }
 
 #[cfg(test)]

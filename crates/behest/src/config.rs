@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// Accepted token issuers, comma-separated [default: the issuer and https://api.behest.ai].
     #[arg(long, env = "BEHEST_ACCEPTED_ISSUERS", value_delimiter = ',')]
     pub accepted_issuers: Option<Vec<String>>,
+    /// Redis for the live state shared by replicas [default: in-process].
+    #[arg(long, env = "BEHEST_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// Create (once) a demo account, project and API key, and print how to use them.
     #[arg(long)]
     pub demo: bool,
@@ -68,6 +71,9 @@ pub struct FileConfig {
     pub session_ttl_hours: Option<i64>,
     pub key_reload_secs: Option<u64>,
     pub directory_reload_secs: Option<u64>,
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key (several deployments may share one Redis).
+    pub redis_namespace: Option<String>,
     pub default_model: Option<String>,
     pub accepted_issuers: Option<Vec<String>>,
     pub drain_secs: Option<u64>,
@@ -128,6 +134,8 @@ pub struct Settings {
     pub accepted_issuers: Vec<String>,
     pub drain: Duration,
     pub upstream: UpstreamConfig,
+    pub redis_url: Option<String>,
+    pub redis_namespace: String,
     pub demo: bool,
 }
 
@@ -291,6 +299,13 @@ impl Settings {
             idle_timeout: ms(file.upstream.idle_timeout_ms, 60_000),
             max_retries: file.upstream.max_retries.unwrap_or(2).min(5),
         };
+        let redis_url = args.redis_url.or(file.redis_url).filter(|u| !u.is_empty());
+        if redis_url
+            .as_ref()
+            .is_some_and(|u| !(u.starts_with("redis://") || u.starts_with("rediss://")))
+        {
+            problems.push("redis_url: must start with redis:// or rediss://".to_owned());
+        }
         if !problems.is_empty() {
             bail!("invalid configuration:\n  {}", problems.join("\n  "));
         }
@@ -311,6 +326,8 @@ impl Settings {
             accepted_issuers,
             drain: Duration::from_secs(file.drain_secs.unwrap_or(10)),
             upstream,
+            redis_url,
+            redis_namespace: file.redis_namespace.unwrap_or_else(|| "behest".to_owned()),
             demo: args.demo,
         })
     }

@@ -10,7 +10,9 @@ use behest_control::{ChangeFeed, ControlConfig, ControlState};
 use behest_gateway::directory::Directory;
 use behest_gateway::{GatewayConfig, GatewayState};
 use behest_http::{edge, SiteDomain};
+use behest_live::{InProcess, LiveState, RedisLive};
 use behest_store::Store;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -34,10 +36,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let site = SiteDomain::new(&settings.domain);
     let directory = Arc::new(Directory::default());
-    directory
-        .reload(store.as_ref())
+    let live: Arc<dyn LiveState> = match &settings.redis_url {
+        Some(url) => Arc::new(
+            RedisLive::connect(url, &settings.redis_namespace)
+                .await
+                .context("cannot reach Redis for the live state")?,
+        ),
+        None => Arc::new(InProcess::default()),
+    };
+    let feed = Arc::new(LiveFeed {
+        directory: directory.clone(),
+        store: store.clone(),
+        live: live.clone(),
+        unpublished: AtomicBool::new(false),
+    });
+    // The live state is derived: rebuilt from the store at every start.
+    feed.publish()
         .await
-        .context("loading projects into memory")?;
+        .map_err(anyhow::Error::msg)
+        .context("building the live state")?;
     let shutdown = CancellationToken::new();
     let gateway = GatewayState::new(
         GatewayConfig {
@@ -51,10 +68,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown.clone(),
     )
     .context("building the upstream HTTP client")?;
-    let feed = Arc::new(DirectoryFeed {
-        directory: directory.clone(),
-        store: store.clone(),
-    });
     let state = ControlState::new(
         store.clone(),
         keyring.clone(),
@@ -87,7 +100,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         settings.key_reload,
         shutdown.clone(),
     ));
-    workers.spawn(reload_directory(
+    workers.spawn(follow_live_state(
         feed,
         settings.directory_reload,
         shutdown.clone(),
@@ -211,32 +224,87 @@ async fn reload_keys(
     }
 }
 
-/// Keeps the data plane's in-memory directory in step with the store.
-struct DirectoryFeed {
+/// Keeps every process's in-memory directory in step: a change is written to the
+/// live image (rebuilt from the store), applied here at once, and announced to the
+/// other replicas.
+struct LiveFeed {
     directory: Arc<Directory>,
     store: Arc<dyn Store>,
+    live: Arc<dyn LiveState>,
+    /// A change failed to publish (Redis down): the next tick publishes again.
+    unpublished: AtomicBool,
+}
+
+impl LiveFeed {
+    async fn publish(&self) -> Result<(), String> {
+        let published = self.try_publish().await;
+        self.unpublished
+            .store(published.is_err(), Ordering::Release);
+        published
+    }
+
+    async fn try_publish(&self) -> Result<(), String> {
+        let image = Directory::image_from_store(self.store.as_ref())
+            .await
+            .map_err(|err| format!("reading the store: {err}"))?;
+        let current = self.live.read_all().await.map_err(|err| err.to_string())?;
+        let removed = current
+            .keys()
+            .filter(|k| !image.contains_key(*k))
+            .cloned()
+            .collect();
+        let entries = image.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        self.live
+            .write(entries, removed)
+            .await
+            .map_err(|err| err.to_string())?;
+        self.directory.load_image(&image);
+        self.live.notify().await.map_err(|err| err.to_string())
+    }
+
+    /// Reloads this process's directory from the live image.
+    async fn follow(&self) {
+        match self.live.read_all().await {
+            Ok(image) => self.directory.load_image(&image),
+            Err(err) => {
+                tracing::warn!(error = %err, "live state unreachable; serving the last known directory")
+            }
+        }
+    }
 }
 
 #[async_trait::async_trait]
-impl ChangeFeed for DirectoryFeed {
+impl ChangeFeed for LiveFeed {
     async fn changed(&self) -> Result<(), String> {
-        self.directory.reload(self.store.as_ref()).await.map_err(|err| {
-            tracing::error!(error = %err, "could not reload the project directory; serving the previous one");
-            err.to_string()
+        self.publish().await.map_err(|err| {
+            tracing::error!(error = %err, "live state not updated");
+            err
         })
     }
 }
 
-/// Picks up changes made by other replicas sharing the store.
-async fn reload_directory(feed: Arc<DirectoryFeed>, every: Duration, shutdown: CancellationToken) {
+/// Applies other replicas' changes as they are announced, and re-reads periodically as
+/// a safety net. Without Redis there is nobody to announce them, so the periodic
+/// re-read goes to the store (replicas sharing PostgreSQL still converge).
+async fn follow_live_state(feed: Arc<LiveFeed>, every: Duration, shutdown: CancellationToken) {
+    let mut changes = feed.live.changes();
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let shared = feed.live.name() != "in-process";
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
+            change = changes.recv() => match change {
+                Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => feed.follow().await,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
             _ = ticker.tick() => {
-                // A failure is logged inside; the next tick tries again.
-                let _ = feed.changed().await;
+                if shared && !feed.unpublished.load(Ordering::Acquire) {
+                    feed.follow().await;
+                } else {
+                    // A failure is logged inside; the next tick tries again.
+                    let _ = feed.publish().await;
+                }
             }
         }
     }

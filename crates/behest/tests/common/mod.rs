@@ -57,6 +57,14 @@ impl Database {
         }
     }
 
+    /// The same database, for a second server; dropping stays with the first.
+    pub fn shared(&self) -> Database {
+        Database {
+            url: self.url.clone(),
+            pg: None,
+        }
+    }
+
     async fn drop_database(&self) {
         if let Some((admin_url, name)) = &self.pg {
             let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)

@@ -1,0 +1,303 @@
+//! Two gateway processes sharing PostgreSQL and Redis: a change made through one is
+//! live on the other within a second (pub/sub; the periodic re-read is set to a
+//! minute so it cannot be what makes the test pass), and a fresh replica starts from
+//! the shared state. Needs `BEHEST_TEST_DATABASE_URL` and `BEHEST_TEST_REDIS_URL`
+//! (required in CI).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Backend, Database, Server};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Polls `check` until it holds; returns how long that took (at most `limit`).
+async fn within<F, Fut>(limit: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "not live within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_every_replica_within_a_second() {
+    let Ok(redis) = std::env::var("BEHEST_TEST_REDIS_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "BEHEST_TEST_REDIS_URL must be set in CI"
+        );
+        eprintln!("skipping: BEHEST_TEST_REDIS_URL is not set");
+        return;
+    };
+    let dir_a = tempfile::tempdir().unwrap();
+    let Some(db) = Database::create(Backend::Postgres, dir_a.path()).await else {
+        return;
+    };
+    let shared_db = db.shared();
+    let fresh_db = db.shared();
+    let config = format!(
+        "directory_reload_secs = 60\nredis_namespace = \"replicas-{}\"\n",
+        uuid::Uuid::new_v4().simple()
+    );
+    let args = ["--redis-url", redis.as_str()];
+    let a = Server::start_in(dir_a, db, &args, &config).await;
+    let b = Server::start_in(tempfile::tempdir().unwrap(), shared_db, &args, &config).await;
+
+    // A project created on A serves on B.
+    let account = a.signup("replicas@example.com").await;
+    let project = a.project_with_token(&account, "Replicated").await;
+    let hello = json!({"messages": [{"role": "user", "content": "hi from b"}]});
+    let took = within(Duration::from_secs(1), || async {
+        b.chat(&project.slug, &project.token, hello.clone())
+            .await
+            .status
+            == 200
+    })
+    .await;
+    eprintln!("project visible on B after {took:?}");
+
+    // A deploy on A changes B's CORS within a second; a draft does not.
+    let origin = "http://localhost:3000";
+    let preflight = |server: &Server| {
+        server
+            .http
+            .request(
+                reqwest::Method::OPTIONS,
+                server.url(&format!("/p/{}/v1/chat/completions", project.slug)),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let r = a
+        .settings(
+            &account,
+            &project.id,
+            "PUT",
+            "",
+            Some(json!({"cors_origins": [origin]})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        preflight(&b).await.unwrap().status(),
+        403,
+        "a draft is live nowhere"
+    );
+    let r = a
+        .settings(&account, &project.id, "POST", "/deploy", None)
+        .await;
+    assert_eq!(r.status, 200);
+    let took = within(Duration::from_secs(1), || async {
+        preflight(&b).await.unwrap().status() == 204
+    })
+    .await;
+    eprintln!("deploy live on B after {took:?}");
+
+    // A live model change, a signing key revocation and a suspension, likewise.
+    let r = a
+        .call(
+            "POST",
+            &format!("/auth/v1/tenants/{}/signing-keys", account.tenant_id),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    let kid = r.str("kid");
+    let private = r
+        .str("private_key")
+        .strip_prefix("behest_pk_")
+        .unwrap()
+        .to_owned();
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"tid": account.tenant_id, "pid": project.id, "uid": "u", "iss": "https://api.behest.ai",
+        "aud": "behest", "iat": now, "nbf": now, "exp": now + 600});
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid.clone());
+    let local = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    within(Duration::from_secs(1), || async {
+        b.chat(&project.slug, &local, hello.clone()).await.status == 200
+    })
+    .await;
+    let r = a
+        .call(
+            "DELETE",
+            &format!("/auth/v1/tenants/{}/signing-keys/{kid}", account.tenant_id),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    within(Duration::from_secs(1), || async {
+        b.chat(&project.slug, &local, hello.clone()).await.status == 401
+    })
+    .await;
+
+    let r = a
+        .call(
+            "POST",
+            &format!("/auth/v1/projects/{}/suspend", project.id),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    within(Duration::from_secs(1), || async {
+        b.chat(&project.slug, &project.token, hello.clone())
+            .await
+            .status
+            == 403
+    })
+    .await;
+
+    // A replica started now begins from the shared state.
+    let c = Server::start_in(tempfile::tempdir().unwrap(), fresh_db, &args, &config).await;
+    assert_eq!(
+        c.chat(&project.slug, &project.token, hello.clone())
+            .await
+            .status,
+        403
+    );
+    c.stop().await;
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A private Redis this test may stop and start.
+struct PrivateRedis {
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> PrivateRedis {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        PrivateRedis { child }
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_means_502_on_deploy_not_an_outage() {
+    if std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-server is needed in CI"
+        );
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redis = PrivateRedis::start(port);
+    let url = format!("redis://127.0.0.1:{port}");
+    let server = Server::start_with(
+        Backend::Sqlite,
+        &["--redis-url", &url],
+        "directory_reload_secs = 1\n",
+    )
+    .await
+    .unwrap();
+    let account = server.signup("outage@example.com").await;
+    let project = server.project_with_token(&account, "Outage").await;
+    let hello = json!({"messages": [{"role": "user", "content": "still here"}]});
+    redis.stop();
+
+    // The draft is saved; the deploy cannot reach live traffic: 502, retry later.
+    let origin = "http://localhost:3000";
+    let r = server
+        .settings(
+            &account,
+            &project.id,
+            "PUT",
+            "",
+            Some(json!({"cors_origins": [origin]})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = server
+        .settings(&account, &project.id, "POST", "/deploy", None)
+        .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (502, "LIVE_SYNC_FAILED"),
+        "{r:?}"
+    );
+    // Traffic goes on from memory.
+    assert_eq!(
+        server
+            .chat(&project.slug, &project.token, hello.clone())
+            .await
+            .status,
+        200
+    );
+
+    let redis = PrivateRedis::start(port);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = server
+            .settings(&account, &project.id, "POST", "/deploy", None)
+            .await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "deploy never recovered: {r:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let preflight = server
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            server.url(&format!("/p/{}/v1/chat/completions", project.slug)),
+        )
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    server.stop().await;
+    redis.stop();
+}
