@@ -34,7 +34,12 @@ pub async fn prepare(
          \n  curl -s {host}/v1/auth/mint \\\
          \n    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\
          \n    -d '{{\"user_id\": \"user-123\", \"ttl\": 900}}'\
-         \n\n(Without DNS for *.{domain}, use http://127.0.0.1:{port}/p/{slug}/v1/auth/mint.)\n",
+         \n\nThen call the model (the built-in echo model) with its access_token, as a browser would:\n\
+         \n  curl -sN {host}/v1/chat/completions \\\
+         \n    -H 'Authorization: Bearer ACCESS_TOKEN' -H 'Content-Type: application/json' \\\
+         \n    -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"Hello!\"}}], \"stream\": true}}'\
+         \n\nBrowsers at http://localhost:3000 are allowed (CORS). Without DNS for *.{domain},\
+         \nuse http://127.0.0.1:{port}/p/{slug}/v1/... instead of the project host.\n",
         slug = project.slug,
         domain = site.domain(),
     );
