@@ -50,6 +50,19 @@ pub(crate) fn violations(errors: &[FieldError]) -> ApiError {
     ApiError::validation(fields.join(","), messages.join("; "))
 }
 
+/// The project's settings row; 404 if it has none.
+pub(crate) async fn settings_row(
+    state: &ControlState,
+    project_id: uuid::Uuid,
+) -> ApiResult<SettingsRow> {
+    state
+        .store
+        .settings(project_id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("settings not found"))
+}
+
 async fn project(state: &ControlState, caller: &DashboardUser, raw: &str) -> ApiResult<Project> {
     state
         .project_for(&caller.user, parse_uuid(raw, "projectId")?)
@@ -88,12 +101,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     let project = project(&state, &caller, &id).await?;
-    let row = state
-        .store
-        .settings(project.id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("settings not found"))?;
+    let row = settings_row(&state, project.id).await?;
     Ok(Json(view(&row)?))
 }
 
@@ -347,12 +355,7 @@ pub async fn publish_model(
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     let project = project(&state, &caller, &id).await?;
-    let current = state
-        .store
-        .settings(project.id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("settings not found"))?;
+    let current = settings_row(&state, project.id).await?;
     let draft = current
         .draft_provider_model
         .ok_or_else(|| rejection(NO_DRAFT))?;
@@ -385,12 +388,7 @@ pub async fn memory(
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     let project = project(&state, &caller, &id).await?;
-    let row = state
-        .store
-        .settings(project.id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("settings not found"))?;
+    let row = settings_row(&state, project.id).await?;
     let live: SettingsValues = match &row.deployed {
         Some(deployed) => serde_json::from_value(deployed.clone()).map_err(ApiError::internal)?,
         None => SettingsValues::default(),

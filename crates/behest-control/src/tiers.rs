@@ -60,12 +60,7 @@ fn view(tier: &Tier) -> Value {
 
 /// The project's draft settings with the tier's overrides on top.
 async fn resolved(state: &ControlState, tier: &Tier) -> ApiResult<Value> {
-    let row = state
-        .store
-        .settings(tier.project_id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("settings not found"))?;
+    let row = crate::settings::settings_row(state, tier.project_id).await?;
     let mut values: SettingsValues =
         serde_json::from_value(row.draft).map_err(ApiError::internal)?;
     values.provider_model = row.provider_model;
