@@ -105,7 +105,6 @@ pub trait Store: Send + Sync + 'static {
     async fn add_platform_key(&self, key: &PlatformKey, only_if_none: bool) -> StoreResult<bool>;
     async fn create_tenant_signing_key(&self, key: &TenantSigningKey) -> StoreResult<()>;
     async fn tenant_signing_keys(&self, tenant_id: Uuid) -> StoreResult<Vec<TenantSigningKey>>;
-    async fn tenant_signing_key(&self, kid: &str) -> StoreResult<Option<TenantSigningKey>>;
     async fn revoke_tenant_signing_key(&self, tenant_id: Uuid, kid: &str) -> StoreResult<bool>;
 
     // --- jobs -----------------------------------------------------------------------
@@ -124,13 +123,11 @@ pub trait Store: Send + Sync + 'static {
     /// Every project (the data plane filters by status itself).
     async fn all_projects(&self) -> StoreResult<Vec<Project>>;
     async fn all_settings(&self) -> StoreResult<Vec<SettingsRow>>;
-    async fn all_tiers(&self) -> StoreResult<Vec<Tier>>;
     /// Every tenant signing key not revoked.
     async fn active_tenant_signing_keys(&self) -> StoreResult<Vec<TenantSigningKey>>;
 
     // --- tiers (written by the settings lifecycle) ------------------------------------
     async fn tiers(&self, project_id: Uuid) -> StoreResult<Vec<Tier>>;
-    async fn create_tier(&self, tier: &Tier) -> StoreResult<()>;
     /// Creates a tier unless the project already has `limit` of them
     /// ([`StoreError::LimitReached`]) or one of that name ([`StoreError::Conflict`]).
     async fn create_tier_limited(&self, tier: &Tier, limit: i64) -> StoreResult<()>;

@@ -666,18 +666,6 @@ macro_rules! store_impl {
                 rows.iter().map(tenant_key_from).collect()
             }
 
-            async fn tenant_signing_key(&self, kid: &str) -> StoreResult<Option<TenantSigningKey>> {
-                sqlx::query(
-                    "SELECT kid, tenant_id, name, public_key_pem, created_at, revoked_at \
-                     FROM tenant_signing_keys WHERE kid = $1",
-                )
-                .bind(kid)
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|row| tenant_key_from(&row))
-                .transpose()
-            }
-
             async fn revoke_tenant_signing_key(&self, tenant_id: Uuid, kid: &str) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "UPDATE tenant_signing_keys SET revoked_at = $3 \
@@ -769,16 +757,6 @@ macro_rules! store_impl {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(settings_from).collect()
-            }
-
-            async fn all_tiers(&self) -> StoreResult<Vec<Tier>> {
-                let rows = sqlx::query(
-                    "SELECT id, project_id, name, sort_order, overrides, created_at, updated_at \
-                     FROM project_tiers ORDER BY project_id, sort_order, created_at, id",
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map(tier_from).collect()
             }
 
             async fn active_tenant_signing_keys(&self) -> StoreResult<Vec<TenantSigningKey>> {
@@ -876,23 +854,6 @@ macro_rules! store_impl {
                 Ok(())
             }
 
-            async fn create_tier(&self, tier: &Tier) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO project_tiers (id, project_id, name, sort_order, overrides, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(tier.id)
-                .bind(tier.project_id)
-                .bind(&tier.name)
-                .bind(tier.sort_order)
-                .bind(Json(&tier.overrides))
-                .bind(tier.created_at)
-                .bind(tier.updated_at)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| StoreError::from_write(e, "tier name taken"))?;
-                Ok(())
-            }
         }
 
         async fn insert_tenant(
