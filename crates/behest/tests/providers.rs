@@ -512,3 +512,56 @@ async fn shutdown_drains_open_streams_then_exits() {
     let status = server.terminate_wait().await;
     assert!(status.success(), "{status:?}");
 }
+
+/// A server that counts its connections and answers every request with `response`.
+async fn canned(
+    response: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (origin, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_redirects_are_not_followed() {
+    let (target, target_hits) = canned("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+    let redirect: &'static str = Box::leak(
+        format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {target}/v1/chat/completions\r\ncontent-length: 0\r\n\r\n").into_boxed_str(),
+    );
+    let (redirector, _) = canned(redirect).await;
+    let config = format!("[upstream]\nmax_retries = 0\n[providers.openai]\napi_key = \"sk-redirect\"\nbase_url = \"{redirector}/v1\"\n");
+    let server = Server::start_with(Backend::Sqlite, &[], &config)
+        .await
+        .unwrap();
+    let account = server.signup("redirect@example.com").await;
+    let project = server.project_with_token(&account, "Redirect").await;
+    use_model(&server, &account, &project, "gpt-4o-mini").await;
+    let r = server
+        .chat(&project.slug, &project.token, user("go elsewhere"))
+        .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (502, "upstream_error"),
+        "{r:?}"
+    );
+    assert_eq!(
+        target_hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+    server.stop().await;
+}
