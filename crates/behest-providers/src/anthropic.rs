@@ -14,7 +14,7 @@ use crate::error::{self, str_at, ProviderError};
 use crate::sse::SseEvent;
 use crate::types::{
     ChatChunk, ChatRequest, ChatResponse, Choice, ContentPart, EncodedRequest, FunctionCall,
-    Message, MessageContent, ResponseMessage, ToolCall, ToolChoice, Usage,
+    Message, ResponseMessage, ToolCall, ToolChoice, Usage,
 };
 use crate::util::{
     arguments_object, is_system_role, now_secs, parse_data_url, parse_json, put, reject_n,
@@ -181,17 +181,7 @@ fn tool_choice(req: &ChatRequest) -> Result<Option<Value>, ProviderError> {
 }
 
 fn user_blocks(m: &Message) -> Result<Vec<Value>, ProviderError> {
-    match &m.content {
-        None => Ok(Vec::new()),
-        Some(MessageContent::Text(t)) => Ok(text_block(t).into_iter().collect()),
-        Some(MessageContent::Parts(parts)) => {
-            let mut out = Vec::new();
-            for p in parts {
-                out.extend(part_block(p)?);
-            }
-            Ok(out)
-        }
-    }
+    crate::util::content_items(m, text_block, part_block)
 }
 
 fn text_block(text: &str) -> Option<Value> {

@@ -17,7 +17,7 @@ use crate::error::{self, str_at, ProviderError};
 use crate::sse::SseEvent;
 use crate::types::{
     ChatChunk, ChatRequest, ChatResponse, Choice, ContentPart, EncodedRequest, FunctionCall,
-    Message, MessageContent, ResponseMessage, ToolCall, ToolChoice, Usage,
+    Message, ResponseMessage, ToolCall, ToolChoice, Usage,
 };
 use crate::util::{
     arguments_object, is_system_role, new_id, now_secs, parse_data_url, parse_json, put, text_only,
@@ -187,17 +187,7 @@ pub fn encode_request(req: &ChatRequest, model: &str) -> Result<EncodedRequest, 
 }
 
 fn user_parts(m: &Message) -> Result<Vec<Value>, ProviderError> {
-    match &m.content {
-        None => Ok(Vec::new()),
-        Some(MessageContent::Text(t)) => Ok(text_part(t).into_iter().collect()),
-        Some(MessageContent::Parts(parts)) => {
-            let mut out = Vec::new();
-            for p in parts {
-                out.extend(part(p)?);
-            }
-            Ok(out)
-        }
-    }
+    crate::util::content_items(m, text_part, part)
 }
 
 fn text_part(text: &str) -> Option<Value> {

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 
 use crate::error::ProviderError;
 use crate::types::{
-    ChatChunk, ChatRequest, ChunkChoice, Delta, FunctionCallDelta, MessageContent, ToolCallDelta,
-    Usage,
+    ChatChunk, ChatRequest, ChunkChoice, ContentPart, Delta, FunctionCallDelta, Message,
+    MessageContent, ToolCallDelta, Usage,
 };
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
@@ -167,6 +167,26 @@ impl ChunkFactory {
 }
 
 /// `system` and `developer` both become the provider's system prompt.
+/// A user message's content as provider content items: `text` encodes a plain string,
+/// `part` each typed part (either may yield nothing, e.g. for empty text).
+pub(crate) fn content_items(
+    m: &Message,
+    text: impl Fn(&str) -> Option<Value>,
+    part: impl Fn(&ContentPart) -> Result<Option<Value>, ProviderError>,
+) -> Result<Vec<Value>, ProviderError> {
+    match &m.content {
+        None => Ok(Vec::new()),
+        Some(MessageContent::Text(t)) => Ok(text(t).into_iter().collect()),
+        Some(MessageContent::Parts(parts)) => {
+            let mut out = Vec::new();
+            for p in parts {
+                out.extend(part(p)?);
+            }
+            Ok(out)
+        }
+    }
+}
+
 pub(crate) fn is_system_role(role: &str) -> bool {
     role == "system" || role == "developer"
 }
