@@ -150,6 +150,10 @@ impl DirectorySnapshot {
 pub struct Directory {
     current: ArcSwap<DirectorySnapshot>,
     generations: AtomicU64,
+    /// The image `current` was built from: an identical image is not rebuilt, so the
+    /// generation (and the verified-token cache keyed on it) survives reloads that
+    /// change nothing.
+    loaded: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl Directory {
@@ -201,8 +205,14 @@ impl Directory {
 
     /// Replaces the snapshot with one built from a live image. Entries that cannot be
     /// read (a malformed key, settings of an unknown shape) are skipped with a warning
-    /// rather than taking every other project down with them.
+    /// rather than taking every other project down with them. An image identical to
+    /// the one already loaded changes nothing.
     pub fn load_image(&self, image: &HashMap<String, String>) {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if *loaded == *image && self.generations.load(Ordering::Relaxed) > 0 {
+            return;
+        }
+        loaded.clone_from(image);
         let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
         let mut next = DirectorySnapshot {
             generation,
@@ -316,6 +326,48 @@ struct KeyEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unchanged_image_keeps_the_snapshot_and_its_generation() {
+        let directory = Directory::default();
+        let project = ProjectEntry {
+            id: Uuid::new_v4(),
+            tenant_id: Uuid::new_v4(),
+            slug: "amber-fox-042".into(),
+            suspended: false,
+            deployed: None,
+            provider_model: None,
+        };
+        let mut image = HashMap::from([(
+            format!("{PROJECT_PREFIX}{}", project.id),
+            serde_json::to_string(&project).unwrap(),
+        )]);
+        directory.load_image(&HashMap::new());
+        assert_eq!(
+            directory.snapshot().generation,
+            1,
+            "the first load always builds"
+        );
+        directory.load_image(&image);
+        let first = directory.snapshot().generation;
+        assert!(directory
+            .snapshot()
+            .project_by_slug("amber-fox-042")
+            .is_some());
+        directory.load_image(&image.clone());
+        assert_eq!(
+            directory.snapshot().generation,
+            first,
+            "nothing changed, nothing rebuilt"
+        );
+        image.clear();
+        directory.load_image(&image);
+        assert_eq!(directory.snapshot().generation, first + 1);
+        assert!(directory
+            .snapshot()
+            .project_by_slug("amber-fox-042")
+            .is_none());
+    }
 
     #[test]
     fn cors_matches_exactly() {

@@ -248,6 +248,12 @@ impl LiveFeed {
             .await
             .map_err(|err| format!("reading the store: {err}"))?;
         let current = self.live.read_all().await.map_err(|err| err.to_string())?;
+        if current == image {
+            // Nothing to write or announce (a periodic re-read of an unchanged store);
+            // this process may still be behind (start-up), so load it here.
+            self.directory.load_image(&image);
+            return Ok(());
+        }
         let removed = current
             .keys()
             .filter(|k| !image.contains_key(*k))
