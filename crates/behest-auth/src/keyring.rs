@@ -1,12 +1,12 @@
 //! The platform's signing keys: the newest active key signs minted tokens; every key
 //! that may still have a valid token out there stays published in the JWKS and usable
-//! for verification. Keys live in the store (so replicas share them) and are cached
-//! here; a running server reloads them periodically, off the request path.
+//! for verification. The keys themselves live in the store (so replicas share them);
+//! the control plane loads them into a [`Keyring`] and reloads it periodically, off the
+//! request path. This crate knows nothing of the store.
 
 use crate::claims::Claims;
 use crate::rsa_keys::{self, Jwk, KeyError};
 use behest_core::mint::TTL_RANGE;
-use behest_store::{PlatformKey, Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use std::sync::{Arc, RwLock};
@@ -17,10 +17,10 @@ pub fn publish_after_retirement() -> Duration {
     Duration::seconds(*TTL_RANGE.end() + 300)
 }
 
+pub use behest_core::keys::PlatformKey;
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("JWT: {0}")]
@@ -46,31 +46,19 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// Loads the keys, generating the first one if the store has none active.
-    pub async fn load_or_init(store: &dyn Store) -> Result<Keyring, KeyringError> {
-        let keyring = Keyring::default();
-        keyring.reload(store).await?;
-        if keyring.signing_kid().is_none() {
-            let key = generate_platform_key().await?;
-            // Several replicas may start together: only one key becomes active.
-            store.add_platform_key(&key, true).await?;
-            keyring.reload(store).await?;
-        }
-        Ok(keyring)
-    }
-
-    /// Re-reads the keys from the store.
-    pub async fn reload(&self, store: &dyn Store) -> Result<(), KeyringError> {
+    /// Replaces the key set with `keys` (newest first), leaving out retired keys whose
+    /// tokens have all expired.
+    pub fn replace(&self, keys: &[PlatformKey]) -> Result<(), KeyringError> {
         let now = Utc::now();
         let mut loaded = Vec::new();
-        for key in store.platform_keys().await? {
+        for key in keys {
             if key
                 .retired_at
                 .is_some_and(|retired| retired + publish_after_retirement() <= now)
             {
                 continue;
             }
-            loaded.push(load(&key)?);
+            loaded.push(load(key)?);
         }
         let mut slot = self
             .keys
@@ -130,25 +118,20 @@ impl Keyring {
     }
 }
 
-/// Adds a new signing key; the previous one is retired but stays published until every
-/// token it could have signed has expired. Running servers pick it up on their next
-/// reload.
-pub async fn rotate(store: &dyn Store) -> Result<String, KeyringError> {
-    let key = generate_platform_key().await?;
-    store.add_platform_key(&key, false).await?;
-    Ok(key.kid)
-}
-
-async fn generate_platform_key() -> Result<PlatformKey, KeyringError> {
+/// A fresh platform key (RSA generation runs off the async workers).
+pub async fn generate_platform_key() -> Result<PlatformKey, KeyringError> {
     let pair = tokio::task::spawn_blocking(rsa_keys::generate)
         .await
         .map_err(|_| KeyringError::Join)??;
     let public = rsa_keys::public_from_pem(&pair.public_pem)?;
     let (n, e) = rsa_keys::components(&public);
+    let now = Utc::now();
     Ok(PlatformKey {
         kid: rsa_keys::thumbprint(&n, &e),
         private_key_pem: pair.private_pem,
-        created_at: behest_store::now(),
+        // Microseconds, as every store keeps them, so the value read back is equal.
+        created_at: chrono::DurationRound::duration_trunc(now, Duration::microseconds(1))
+            .unwrap_or(now),
         retired_at: None,
     })
 }

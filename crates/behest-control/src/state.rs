@@ -1,4 +1,5 @@
-//! What control-plane handlers share.
+//! What the control plane's services share: the store, the platform keyring, the
+//! configuration, the job queue's wake-up, and the feed that tells live traffic.
 
 use behest_auth::keyring::Keyring;
 use behest_http::SiteDomain;
@@ -19,6 +20,8 @@ pub struct ControlConfig {
     pub session_ttl: chrono::Duration,
     /// Providers the platform has credentials for (the echo model needs none).
     pub platform_providers: Vec<behest_providers::Provider>,
+    /// The known models: the built-in catalog and the operator's additions.
+    pub models: Arc<behest_providers::ModelRegistry>,
 }
 
 /// Told about every change live traffic must see (a project created or suspended, a

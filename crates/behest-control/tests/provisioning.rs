@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use async_trait::async_trait;
-use behest_auth::keyring::Keyring;
 use behest_control::provisioning::{DnsProvisioner, ProjectHosts, Worker, WorkerConfig};
 use behest_control::{ControlConfig, ControlState};
 use behest_http::{edge, SiteDomain};
@@ -54,7 +53,11 @@ async fn start() -> App {
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("p.db")).await.unwrap());
     store.migrate().await.unwrap();
-    let keyring = Arc::new(Keyring::load_or_init(store.as_ref()).await.unwrap());
+    let keyring = Arc::new(
+        behest_control::platform_keys::load_or_init(store.as_ref())
+            .await
+            .unwrap(),
+    );
     let site = SiteDomain::new("example.test");
     let state = ControlState::new(
         store.clone(),
@@ -65,6 +68,7 @@ async fn start() -> App {
             admin_secret: None,
             session_ttl: chrono::Duration::hours(1),
             platform_providers: Vec::new(),
+            models: Arc::new(behest_providers::ModelRegistry::builtin().clone()),
         },
     );
     let provisioner = Arc::new(Flaky::default());

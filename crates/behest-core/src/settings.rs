@@ -1,9 +1,53 @@
-//! Project settings defaults, as the seed's API reference lists them. Validation and the
-//! draft/deploy lifecycle build on these (settings issue); the foundation only needs the
-//! row that every new project is created with.
+//! Project settings, typed: the values a project runs with ([`SettingsValues`], the
+//! seed's defaults), a partial change to them ([`SettingsPatch`]: a `PUT .../settings`
+//! body or a tier's overrides, validated field by field), the one merge of a patch onto
+//! values, and the deployed snapshot (settings plus tiers) that live traffic uses.
 
-use serde::{Deserialize, Serialize};
+use crate::model::wire_enum;
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
+use uuid::Uuid;
+
+wire_enum!(
+    /// How a guard (PII, sentinel) acts: off, record only, or refuse/rewrite.
+    GuardMode { Disabled => "disabled", Shadow => "shadow", Enforce => "enforce" }
+);
+
+wire_enum!(
+    /// A PII entity type, by Presidio's name.
+    PiiEntity {
+        EmailAddress => "EMAIL_ADDRESS",
+        PhoneNumber => "PHONE_NUMBER",
+        CreditCard => "CREDIT_CARD",
+        UsSsn => "US_SSN",
+        IbanCode => "IBAN_CODE",
+        IpAddress => "IP_ADDRESS",
+        Url => "URL",
+        Crypto => "CRYPTO",
+        UsPassport => "US_PASSPORT",
+        Person => "PERSON",
+        Location => "LOCATION",
+        DateTime => "DATE_TIME",
+    }
+);
+
+wire_enum!(
+    /// What PII enforcement does with a detected value.
+    PiiAction { Mask => "MASK", Redact => "REDACT", Block => "BLOCK" }
+);
+
+impl PartialOrd for PiiEntity {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PiiEntity {
+    /// By wire name, so maps of entities serialize in a stable, readable order.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
 
 /// The policy values of a project, as stored in its draft and its deployed snapshot.
 /// Missing fields take their defaults, so snapshots written by older versions load.
@@ -16,14 +60,13 @@ pub struct SettingsValues {
     pub cors_allow_credentials: bool,
     pub rpm_limit: i64,
     pub tokens_per_day: i64,
-    pub pii_mode: String,
-    pub pii_entities: BTreeMap<String, String>,
-    pub sentinel_mode: String,
+    pub pii_mode: GuardMode,
+    pub pii_entities: BTreeMap<PiiEntity, PiiAction>,
+    pub sentinel_mode: GuardMode,
     pub sentinel_blocklist: Vec<String>,
     pub memory_enabled: bool,
     pub retention_days: Option<i64>,
     pub store_tool_calls: bool,
-    pub provider_model: Option<String>,
 }
 
 impl Default for SettingsValues {
@@ -35,48 +78,161 @@ impl Default for SettingsValues {
             cors_allow_credentials: false,
             rpm_limit: 60,
             tokens_per_day: 1_000_000,
-            pii_mode: "disabled".to_owned(),
+            pii_mode: GuardMode::Disabled,
             pii_entities: BTreeMap::new(),
-            sentinel_mode: "disabled".to_owned(),
+            sentinel_mode: GuardMode::Disabled,
             sentinel_blocklist: Vec::new(),
             memory_enabled: true,
             retention_days: None,
             store_tool_calls: false,
-            provider_model: None,
         }
     }
 }
 
+/// `Some(value)` for a field that is present, `null` included, so that "set to null"
+/// and "absent" stay apart in a patch.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A partial change to the settings: the body of `PUT .../settings`, or a tier's
+/// overrides. Only the fields present are set; a nullable field set to `null` is
+/// `Some(None)`. Build one with [`SettingsPatch::parse`], which validates first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub system_prompt: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_window: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors_origins: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors_allow_credentials: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_day: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pii_mode: Option<GuardMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pii_entities: Option<BTreeMap<PiiEntity, PiiAction>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel_mode: Option<GuardMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel_blocklist: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_enabled: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retention_days: Option<Option<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_tool_calls: Option<bool>,
+    /// The model: for a project, a draft (`null` clears it); for a tier, its model.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provider_model: Option<Option<String>>,
+}
+
+impl SettingsPatch {
+    /// Validates `change` (every violation reported, each naming its field) and reads
+    /// it as a patch. `known_model` says whether a model id exists.
+    pub fn parse(
+        change: &serde_json::Map<String, serde_json::Value>,
+        scope: Scope,
+        known_model: &dyn Fn(&str) -> bool,
+    ) -> Result<SettingsPatch, Vec<FieldError>> {
+        let errors = validate_change(change, scope, known_model);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        serde_json::from_value(serde_json::Value::Object(change.clone()))
+            .map_err(|err| vec![FieldError::new("settings", err.to_string())])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == SettingsPatch::default()
+    }
+}
+
+impl SettingsValues {
+    /// These values with `patch` on top: the one merge of settings, used for a
+    /// `PUT .../settings` on the draft and for a tier's overrides on the project's
+    /// settings. (`provider_model` is not a setting value; the caller reads it.)
+    pub fn patched(&self, patch: &SettingsPatch) -> SettingsValues {
+        let mut out = self.clone();
+        if let Some(v) = &patch.system_prompt {
+            out.system_prompt.clone_from(v);
+        }
+        if let Some(v) = patch.memory_window {
+            out.memory_window = v;
+        }
+        if let Some(v) = &patch.cors_origins {
+            out.cors_origins.clone_from(v);
+        }
+        if let Some(v) = patch.cors_allow_credentials {
+            out.cors_allow_credentials = v;
+        }
+        if let Some(v) = patch.rpm_limit {
+            out.rpm_limit = v;
+        }
+        if let Some(v) = patch.tokens_per_day {
+            out.tokens_per_day = v;
+        }
+        if let Some(v) = patch.pii_mode {
+            out.pii_mode = v;
+        }
+        if let Some(v) = &patch.pii_entities {
+            out.pii_entities.clone_from(v);
+        }
+        if let Some(v) = patch.sentinel_mode {
+            out.sentinel_mode = v;
+        }
+        if let Some(v) = &patch.sentinel_blocklist {
+            out.sentinel_blocklist.clone_from(v);
+        }
+        if let Some(v) = patch.memory_enabled {
+            out.memory_enabled = v;
+        }
+        if let Some(v) = patch.retention_days {
+            out.retention_days = v;
+        }
+        if let Some(v) = patch.store_tool_calls {
+            out.store_tool_calls = v;
+        }
+        out
+    }
+}
+
 /// PII entity types a project may configure (Presidio's names).
-pub const PII_ENTITIES: &[&str] = &[
-    "EMAIL_ADDRESS",
-    "PHONE_NUMBER",
-    "CREDIT_CARD",
-    "US_SSN",
-    "IBAN_CODE",
-    "IP_ADDRESS",
-    "URL",
-    "CRYPTO",
-    "US_PASSPORT",
-    "PERSON",
-    "LOCATION",
-    "DATE_TIME",
-];
-pub const PII_ACTIONS: &[&str] = &["MASK", "REDACT", "BLOCK"];
-pub const MODES: &[&str] = &["disabled", "shadow", "enforce"];
+pub const PII_ENTITIES: &[PiiEntity] = PiiEntity::ALL;
 pub const MAX_SYSTEM_PROMPT_CHARS: usize = 32_000;
 pub const MAX_BLOCKLIST_TERMS: usize = 200;
 pub const MAX_CORS_ORIGINS: usize = 100;
 
 /// One problem with one field of a settings change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
 }
 
 impl FieldError {
-    fn new(field: &str, message: impl Into<String>) -> FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> FieldError {
         FieldError {
             field: field.to_owned(),
             message: message.into(),
@@ -144,10 +300,15 @@ pub fn validate_change(
                     int_in(value, 1, 365, field, &mut fail)
                 }
             }
-            "pii_mode" | "sentinel_mode" => match value.as_str() {
-                Some(mode) if MODES.contains(&mode) => {}
-                _ => fail(format!("{field} must be one of disabled, shadow, enforce")),
-            },
+            "pii_mode" | "sentinel_mode" => {
+                if value
+                    .as_str()
+                    .and_then(|m| m.parse::<GuardMode>().ok())
+                    .is_none()
+                {
+                    fail(format!("{field} must be one of disabled, shadow, enforce"));
+                }
+            }
             "cors_allow_credentials" | "memory_enabled" | "store_tool_calls" => {
                 if !value.is_boolean() {
                     fail(format!("{field} must be true or false"));
@@ -173,12 +334,18 @@ pub fn validate_change(
                 None => fail("pii_entities must be an object of entity → MASK|REDACT|BLOCK".into()),
                 Some(map) => {
                     for (entity, action) in map {
-                        if !PII_ENTITIES.contains(&entity.as_str()) {
+                        if entity.parse::<PiiEntity>().is_err() {
+                            let known: Vec<&str> =
+                                PiiEntity::ALL.iter().map(|e| e.as_str()).collect();
                             fail(format!(
                                 "pii_entities: unknown entity {entity:?} (known: {})",
-                                PII_ENTITIES.join(", ")
+                                known.join(", ")
                             ));
-                        } else if !action.as_str().is_some_and(|a| PII_ACTIONS.contains(&a)) {
+                        } else if action
+                            .as_str()
+                            .and_then(|a| a.parse::<PiiAction>().ok())
+                            .is_none()
+                        {
                             fail(format!(
                                 "pii_entities.{entity} must be MASK, REDACT or BLOCK"
                             ));
@@ -215,8 +382,8 @@ pub fn validate_change(
 }
 
 /// `cors_allow_credentials` cannot be true while `cors_origins` holds `*`.
-pub fn check_cors_pair(origins: &[String], allow_credentials: bool) -> Option<FieldError> {
-    (allow_credentials && origins.iter().any(|o| o == "*")).then(|| {
+pub fn check_cors_pair(values: &SettingsValues) -> Option<FieldError> {
+    (values.cors_allow_credentials && values.cors_origins.iter().any(|o| o == "*")).then(|| {
         FieldError::new(
             "cors_allow_credentials",
             "cors_allow_credentials cannot be true when cors_origins includes \"*\"",
@@ -284,19 +451,42 @@ pub fn is_origin(origin: &str) -> bool {
     host_ok && port_ok
 }
 
-/// Applies a validated change to `values`.
-pub fn apply_change(
-    values: &mut SettingsValues,
-    change: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(), serde_json::Error> {
-    let mut merged = serde_json::to_value(&*values)?;
-    if let Some(object) = merged.as_object_mut() {
-        for (field, value) in change {
-            object.insert(field.clone(), value.clone());
-        }
-    }
-    *values = serde_json::from_value(merged)?;
-    Ok(())
+/// A tier as the deployed snapshot keeps it (and as its store row holds it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierSpec {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(default)]
+    pub sort_order: i64,
+    #[serde(default)]
+    pub overrides: SettingsPatch,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What `POST .../settings/deploy` froze for live traffic: the draft's settings and the
+/// tiers as they were. (Stored flattened — the settings' fields beside `tiers` — as
+/// earlier versions wrote it.)
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeployedSnapshot {
+    #[serde(flatten)]
+    pub settings: SettingsValues,
+    #[serde(default)]
+    pub tiers: Vec<TierSpec>,
+}
+
+/// Why a change to a project's settings row was refused, decided on the row as it was
+/// inside the transaction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsRejection {
+    #[error("nothing was ever deployed: there is no snapshot to go back to")]
+    NoDeployedSnapshot,
+    #[error("there is no model draft to publish")]
+    NoDraft,
+    #[error("no model is configured for this project")]
+    NoModel,
+    #[error("{}", .0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
 }
 
 #[cfg(test)]
@@ -310,6 +500,11 @@ mod validation_tests {
             .into_iter()
             .map(|e| e.field)
             .collect()
+    }
+
+    fn patch(change: serde_json::Value, scope: Scope) -> SettingsPatch {
+        let map = change.as_object().cloned().unwrap_or_default();
+        SettingsPatch::parse(&map, scope, &|_| true).unwrap()
     }
 
     #[test]
@@ -413,23 +608,77 @@ mod validation_tests {
         let errors = validate_change(&tier, Scope::Tier, &|_| true);
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, "cors_origins");
-        assert!(check_cors_pair(&["*".into()], true).is_some());
-        assert!(check_cors_pair(&["*".into()], false).is_none());
+        let star = SettingsValues {
+            cors_origins: vec!["*".into()],
+            cors_allow_credentials: true,
+            ..SettingsValues::default()
+        };
+        assert!(check_cors_pair(&star).is_some());
+        let star = SettingsValues {
+            cors_allow_credentials: false,
+            ..star
+        };
+        assert!(check_cors_pair(&star).is_none());
     }
 
     #[test]
-    fn changes_apply_on_top() {
-        let mut values = SettingsValues::default();
-        let change = json!({"rpm_limit": 5, "cors_origins": ["http://localhost:3000"]})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        apply_change(&mut values, &change).unwrap();
+    fn patches_apply_on_top() {
+        let values = SettingsValues::default().patched(&patch(
+            json!({"rpm_limit": 5, "cors_origins": ["http://localhost:3000"], "pii_mode": "enforce", "pii_entities": {"EMAIL_ADDRESS": "MASK"}}),
+            Scope::Project,
+        ));
         assert_eq!(values.rpm_limit, 5);
         assert_eq!(values.cors_origins, ["http://localhost:3000"]);
+        assert_eq!(values.pii_mode, GuardMode::Enforce);
+        assert_eq!(
+            values.pii_entities.get(&PiiEntity::EmailAddress),
+            Some(&PiiAction::Mask)
+        );
         assert_eq!(
             values.memory_window, 50,
             "untouched fields keep their value"
         );
+    }
+
+    #[test]
+    fn null_and_absent_stay_apart() {
+        let with_prompt = SettingsValues {
+            system_prompt: Some("be brief".into()),
+            retention_days: Some(30),
+            ..SettingsValues::default()
+        };
+        let untouched = with_prompt.patched(&patch(json!({"rpm_limit": 9}), Scope::Tier));
+        assert_eq!(untouched.system_prompt.as_deref(), Some("be brief"));
+        assert_eq!(untouched.retention_days, Some(30));
+        let cleared = with_prompt.patched(&patch(
+            json!({"system_prompt": null, "retention_days": null}),
+            Scope::Tier,
+        ));
+        assert_eq!(cleared.system_prompt, None);
+        assert_eq!(cleared.retention_days, None);
+        // A patch serializes back to exactly what was set.
+        let p = patch(json!({"retention_days": null, "rpm_limit": 3}), Scope::Tier);
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            json!({"retention_days": null, "rpm_limit": 3})
+        );
+    }
+
+    #[test]
+    fn deployed_snapshots_of_earlier_versions_load() {
+        // Settings flattened beside `tiers`, modes as strings, an old `provider_model`.
+        let old = json!({
+            "rpm_limit": 7, "pii_mode": "shadow", "provider_model": null,
+            "tiers": [{"id": Uuid::nil(), "name": "gold", "sort_order": 1,
+                       "overrides": {"rpm_limit": 100},
+                       "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}]
+        });
+        let snapshot: DeployedSnapshot = serde_json::from_value(old).unwrap();
+        assert_eq!(snapshot.settings.rpm_limit, 7);
+        assert_eq!(snapshot.settings.pii_mode, GuardMode::Shadow);
+        assert_eq!(snapshot.tiers[0].overrides.rpm_limit, Some(100));
+        let round: DeployedSnapshot =
+            serde_json::from_value(serde_json::to_value(&snapshot).unwrap()).unwrap();
+        assert_eq!(round, snapshot);
     }
 }

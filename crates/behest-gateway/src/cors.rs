@@ -6,6 +6,8 @@
 //! so it never reaches a provider.
 
 use crate::directory::CorsPolicy;
+use crate::outcome::Operation;
+use crate::pipeline::{refused, RequestContext};
 use crate::GatewayState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -14,7 +16,10 @@ use axum::response::{IntoResponse, Response};
 use behest_http::{ApiError, ProjectHint};
 
 const ALLOWED_METHODS: &str = "GET, POST, DELETE, OPTIONS";
-const EXPOSED_HEADERS: &str = "X-Trace-Id, Retry-After";
+/// Response headers a web app may read: the trace id, the rate-limit state, and the
+/// gateway's own timing (`Server-Timing`, readable in DevTools and by scripts).
+const EXPOSED_HEADERS: &str =
+    "X-Trace-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Server-Timing";
 /// Request headers a browser may send: ours, and those the OpenAI SDKs add.
 const ALLOWED_HEADERS: &[&str] = &[
     "authorization",
@@ -49,7 +54,11 @@ pub async fn cors(State(gateway): State<GatewayState>, req: Request, next: Next)
         .project_by_slug(&slug)
         .cloned()
     else {
-        return ApiError::not_found(format!("no project {slug:?}")).into_response();
+        return refuse(
+            &gateway,
+            &req,
+            ApiError::not_found(format!("no project {slug:?}")),
+        );
     };
     let origin = req
         .headers()
@@ -67,6 +76,14 @@ pub async fn cors(State(gateway): State<GatewayState>, req: Request, next: Next)
             next.run(req).await
         };
     };
+    if !project.cors.allows(&origin) && !preflight {
+        let error = ApiError::forbidden(format!("origin {origin} is not allowed for this project"));
+        let mut refused = refuse(&gateway, &req, error);
+        refused
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Origin"));
+        return refused;
+    }
     if !project.cors.allows(&origin) {
         let mut refused =
             ApiError::forbidden(format!("origin {origin} is not allowed for this project"))
@@ -87,6 +104,22 @@ pub async fn cors(State(gateway): State<GatewayState>, req: Request, next: Next)
             .insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, value);
     }
     response
+}
+
+/// A request refused here never reaches its handler: its outcome is recorded here (a
+/// preflight is not a request of its own and records none).
+fn refuse(gateway: &GatewayState, req: &Request, error: ApiError) -> Response {
+    if req.method() == Method::OPTIONS {
+        return error.into_response();
+    }
+    let operation = match req.uri().path() {
+        "/v1/chat/completions" => Operation::Chat,
+        "/v1/embeddings" => Operation::Embeddings,
+        "/v1/models" => Operation::Models,
+        _ => return error.into_response(),
+    };
+    let context = RequestContext::from_parts(req.headers(), req.extensions());
+    refused(gateway.begin(operation, &context), error).into_response()
 }
 
 fn allow(headers: &mut HeaderMap, policy: &CorsPolicy, origin: &str) {

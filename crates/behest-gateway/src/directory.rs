@@ -1,16 +1,15 @@
 //! The data plane's picture of the world, in memory: every project (by slug and by
-//! id) with the settings live traffic uses, its tiers, and the tenants' signing keys.
-//! The hot path reads one immutable [`DirectorySnapshot`] through an `ArcSwap` (no lock,
-//! no store access). Snapshots are built from the *live image* (`behest-live`): one
-//! JSON entry per project and per signing key, derived from the store
-//! ([`Directory::image_from_store`]), shared by every replica, and reloaded whenever a
-//! change is announced. The control plane applies its own changes before answering, so
-//! a project is routable the moment its creation returns.
+//! id) with its policy resolved per tier, its CORS origins, and the tenants' signing
+//! keys. The hot path reads one immutable [`DirectorySnapshot`] through an `ArcSwap`
+//! (no lock, no store access). Snapshots are built from the *live image*
+//! (`behest_core::image`, written by the control plane and shared by every replica)
+//! and rebuilt whenever a change is announced; the gateway never reads the store.
 
 use arc_swap::ArcSwap;
+use behest_core::image::{ImageEntry, ProjectEntry, SigningKeyEntry};
+use behest_core::mint::TierRef;
+use behest_core::policy::EffectivePolicy;
 use behest_core::settings::SettingsValues;
-use behest_core::ProjectStatus;
-use behest_store::{SettingsRow, Store, StoreError};
 use jsonwebtoken::DecodingKey;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,65 +23,44 @@ pub struct ProjectSnapshot {
     pub tenant_id: Uuid,
     pub slug: String,
     pub suspended: bool,
-    /// The deployed settings (the draft, until a first deploy).
-    pub settings: SettingsValues,
-    /// Ordered by `sort_order`: a token's integer `tier` indexes this.
-    pub tiers: Vec<TierSnapshot>,
     pub cors: CorsPolicy,
-}
-
-#[derive(Debug, Clone)]
-pub struct TierSnapshot {
-    pub name: String,
-    pub provider_model: Option<String>,
-    pub system_prompt: Option<String>,
-    /// Every override, for the stages that read the others (limits, guard, memory).
-    pub overrides: serde_json::Value,
-}
-
-/// The tiers of a deployed snapshot, ordered by `sort_order` (then creation).
-fn deployed_tiers(deployed: &serde_json::Value) -> Vec<TierSnapshot> {
-    let mut tiers: Vec<(i64, String, TierSnapshot)> = deployed
-        .get("tiers")
-        .and_then(|t| t.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|item| {
-            let overrides = item.get("overrides").cloned().unwrap_or_default();
-            let text = |field: &str| {
-                overrides
-                    .get(field)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            };
-            let tier = TierSnapshot {
-                name: item.get("name")?.as_str()?.to_owned(),
-                provider_model: text("provider_model"),
-                system_prompt: text("system_prompt"),
-                overrides: overrides.clone(),
-            };
-            let order = item.get("sort_order").and_then(|v| v.as_i64()).unwrap_or(0);
-            let created = item
-                .get("created_at")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned();
-            Some((order, created, tier))
-        })
-        .collect();
-    tiers.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    tiers.into_iter().map(|(_, _, tier)| tier).collect()
+    /// The policy of requests without a (known) tier.
+    pub policy: Arc<EffectivePolicy>,
+    /// Per tier, in `sort_order`: a token's integer `tier` indexes this.
+    pub tiers: Vec<Arc<EffectivePolicy>>,
+    tier_names: Vec<String>,
 }
 
 impl ProjectSnapshot {
-    /// The tier a token's `tier` claim names, by name or by index.
-    pub fn tier(&self, claim: &behest_core::mint::TierRef) -> Option<&TierSnapshot> {
-        match claim {
-            behest_core::mint::TierRef::Name(name) => self.tiers.iter().find(|t| &t.name == name),
-            behest_core::mint::TierRef::Index(i) => {
-                usize::try_from(*i).ok().and_then(|i| self.tiers.get(i))
-            }
+    /// Resolves every tier's policy once, with `default_model` for projects (and tiers)
+    /// that chose no model.
+    fn new(entry: ProjectEntry, default_model: &str) -> ProjectSnapshot {
+        let policy = entry.policy;
+        let tiers = (0..policy.tiers.len())
+            .map(|i| Arc::new(policy.effective(Some(i), default_model)))
+            .collect();
+        ProjectSnapshot {
+            id: entry.id,
+            tenant_id: entry.tenant_id,
+            slug: entry.slug,
+            suspended: entry.suspended,
+            cors: CorsPolicy::new(&policy.settings),
+            policy: Arc::new(policy.effective(None, default_model)),
+            tiers,
+            tier_names: policy.tiers.iter().map(|t| t.name.clone()).collect(),
         }
+    }
+
+    /// The policy for a token's `tier` claim (by name or index); the project's own for
+    /// no claim or a tier the project does not have.
+    pub fn policy_for(&self, claim: Option<&TierRef>) -> &Arc<EffectivePolicy> {
+        let index = claim.and_then(|claim| match claim {
+            TierRef::Name(name) => self.tier_names.iter().position(|n| n == name),
+            TierRef::Index(i) => usize::try_from(*i).ok(),
+        });
+        index
+            .and_then(|i| self.tiers.get(i))
+            .unwrap_or(&self.policy)
     }
 }
 
@@ -123,6 +101,19 @@ pub struct TenantKey {
     pub decoding: DecodingKey,
 }
 
+impl TenantKey {
+    fn new(entry: &SigningKeyEntry) -> Result<TenantKey, String> {
+        let public = behest_auth::rsa_keys::public_from_pem(&entry.public_key_pem)
+            .map_err(|e| e.to_string())?;
+        let (n, e) = behest_auth::rsa_keys::components(&public);
+        let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| e.to_string())?;
+        Ok(TenantKey {
+            tenant_id: entry.tenant_id,
+            decoding,
+        })
+    }
+}
+
 #[derive(Default)]
 pub struct DirectorySnapshot {
     by_slug: HashMap<String, Arc<ProjectSnapshot>>,
@@ -146,10 +137,11 @@ impl DirectorySnapshot {
     }
 }
 
-#[derive(Default)]
 pub struct Directory {
     current: ArcSwap<DirectorySnapshot>,
     generations: AtomicU64,
+    /// The model of projects (and tiers) that chose none.
+    default_model: String,
     /// The image `current` was built from: an identical image is not rebuilt, so the
     /// generation (and the verified-token cache keyed on it) survives reloads that
     /// change nothing.
@@ -157,54 +149,25 @@ pub struct Directory {
 }
 
 impl Directory {
+    pub fn new(default_model: impl Into<String>) -> Directory {
+        Directory {
+            current: ArcSwap::default(),
+            generations: AtomicU64::new(0),
+            default_model: default_model.into(),
+            loaded: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
     pub fn snapshot(&self) -> arc_swap::Guard<Arc<DirectorySnapshot>> {
         self.current.load()
     }
 
-    /// Builds the live image from the store: one entry per project (its deployed
-    /// settings, live model and tiers) and per active tenant signing key.
-    pub async fn image_from_store(
-        store: &dyn Store,
-    ) -> Result<HashMap<String, String>, StoreError> {
-        let (projects, settings, keys) = tokio::try_join!(
-            store.all_projects(),
-            store.all_settings(),
-            store.active_tenant_signing_keys(),
-        )?;
-        let mut settings_by_project: HashMap<Uuid, SettingsRow> = settings
-            .into_iter()
-            .map(|row| (row.project_id, row))
-            .collect();
-        let mut image = HashMap::new();
-        for project in projects {
-            let row = settings_by_project.remove(&project.id);
-            let entry = ProjectEntry {
-                id: project.id,
-                tenant_id: project.tenant_id,
-                slug: project.slug,
-                suspended: project.status == ProjectStatus::Suspended,
-                deployed: row.as_ref().and_then(|r| r.deployed.clone()),
-                provider_model: row.and_then(|r| r.provider_model),
-            };
-            if let Ok(json) = serde_json::to_string(&entry) {
-                image.insert(format!("{PROJECT_PREFIX}{}", entry.id), json);
-            }
-        }
-        for key in keys {
-            let entry = KeyEntry {
-                kid: key.kid,
-                tenant_id: key.tenant_id,
-                public_key_pem: key.public_key_pem,
-            };
-            if let Ok(json) = serde_json::to_string(&entry) {
-                image.insert(format!("{KEY_PREFIX}{}", entry.kid), json);
-            }
-        }
-        Ok(image)
+    pub fn default_model(&self) -> &str {
+        &self.default_model
     }
 
     /// Replaces the snapshot with one built from a live image. Entries that cannot be
-    /// read (a malformed key, settings of an unknown shape) are skipped with a warning
+    /// read (a malformed key, a policy of an unknown shape) are skipped with a warning
     /// rather than taking every other project down with them. An image identical to
     /// the one already loaded changes nothing.
     pub fn load_image(&self, image: &HashMap<String, String>) {
@@ -219,129 +182,51 @@ impl Directory {
             ..DirectorySnapshot::default()
         };
         for (key, json) in image {
-            if key.starts_with(PROJECT_PREFIX) {
-                match serde_json::from_str::<ProjectEntry>(json) {
-                    Ok(entry) => {
-                        let snapshot = Arc::new(entry.into_snapshot());
-                        next.by_slug.insert(snapshot.slug.clone(), snapshot.clone());
-                        next.by_id.insert(snapshot.id, snapshot);
-                    }
-                    Err(err) => {
-                        tracing::warn!(%key, error = %err, "unreadable project in the live image")
-                    }
+            match ImageEntry::parse(key, json) {
+                Ok(ImageEntry::Project(entry)) => {
+                    let snapshot = Arc::new(ProjectSnapshot::new(entry, &self.default_model));
+                    next.by_slug.insert(snapshot.slug.clone(), snapshot.clone());
+                    next.by_id.insert(snapshot.id, snapshot);
                 }
-            } else if key.starts_with(KEY_PREFIX) {
-                match serde_json::from_str::<KeyEntry>(json)
-                    .map_err(|e| e.to_string())
-                    .and_then(|entry| {
-                        let public = behest_auth::rsa_keys::public_from_pem(&entry.public_key_pem)
-                            .map_err(|e| e.to_string())?;
-                        let (n, e) = behest_auth::rsa_keys::components(&public);
-                        let decoding =
-                            DecodingKey::from_rsa_components(&n, &e).map_err(|e| e.to_string())?;
-                        Ok((
-                            entry.kid,
-                            TenantKey {
-                                tenant_id: entry.tenant_id,
-                                decoding,
-                            },
-                        ))
-                    }) {
-                    Ok((kid, key)) => {
-                        next.tenant_keys.insert(kid, key);
+                Ok(ImageEntry::SigningKey(entry)) => match TenantKey::new(&entry) {
+                    Ok(key) => {
+                        next.tenant_keys.insert(entry.kid, key);
                     }
                     Err(err) => {
                         tracing::warn!(%key, error = %err, "unusable tenant signing key in the live image")
                     }
-                }
+                },
+                Err(err) => tracing::warn!(%key, error = %err, "unreadable live image entry"),
             }
         }
         self.current.store(Arc::new(next));
     }
-
-    /// Loads straight from the store (no live state in between).
-    pub async fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
-        let image = Self::image_from_store(store).await?;
-        self.load_image(&image);
-        Ok(())
-    }
-}
-
-const PROJECT_PREFIX: &str = "project:";
-const KEY_PREFIX: &str = "signing_key:";
-
-/// A project as the live image stores it.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ProjectEntry {
-    id: Uuid,
-    tenant_id: Uuid,
-    slug: String,
-    suspended: bool,
-    /// The deployed snapshot (settings and `tiers`); `None` before the first deploy.
-    deployed: Option<serde_json::Value>,
-    provider_model: Option<String>,
-}
-
-impl ProjectEntry {
-    fn into_snapshot(self) -> ProjectSnapshot {
-        // Live traffic sees the deployed snapshot (the defaults until a first deploy),
-        // its tiers and the live model; a draft is never live.
-        let mut settings = match self
-            .deployed
-            .as_ref()
-            .map(|d| serde_json::from_value::<SettingsValues>(d.clone()))
-        {
-            None => SettingsValues::default(),
-            Some(Ok(values)) => values,
-            Some(Err(err)) => {
-                tracing::warn!(project = %self.id, error = %err, "unreadable deployed settings; using defaults");
-                SettingsValues::default()
-            }
-        };
-        settings.provider_model = self.provider_model;
-        ProjectSnapshot {
-            id: self.id,
-            tenant_id: self.tenant_id,
-            slug: self.slug,
-            suspended: self.suspended,
-            cors: CorsPolicy::new(&settings),
-            tiers: self
-                .deployed
-                .as_ref()
-                .map(deployed_tiers)
-                .unwrap_or_default(),
-            settings,
-        }
-    }
-}
-
-/// A tenant signing key's public half as the live image stores it.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct KeyEntry {
-    kid: String,
-    tenant_id: Uuid,
-    public_key_pem: String,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use behest_core::policy::{ProjectPolicy, TierPolicy};
+    use behest_core::settings::SettingsPatch;
 
-    #[test]
-    fn an_unchanged_image_keeps_the_snapshot_and_its_generation() {
-        let directory = Directory::default();
-        let project = ProjectEntry {
+    fn entry(policy: ProjectPolicy) -> ProjectEntry {
+        ProjectEntry {
             id: Uuid::new_v4(),
             tenant_id: Uuid::new_v4(),
             slug: "amber-fox-042".into(),
             suspended: false,
-            deployed: None,
-            provider_model: None,
-        };
-        let mut image = HashMap::from([(
-            format!("{PROJECT_PREFIX}{}", project.id),
-            serde_json::to_string(&project).unwrap(),
-        )]);
+            policy,
+        }
+    }
+
+    fn image_of(entry: &ProjectEntry) -> HashMap<String, String> {
+        HashMap::from([ImageEntry::Project(entry.clone()).encode().unwrap()])
+    }
+
+    #[test]
+    fn an_unchanged_image_keeps_the_snapshot_and_its_generation() {
+        let directory = Directory::new("behest/echo");
+        let mut image = image_of(&entry(ProjectPolicy::default()));
         directory.load_image(&HashMap::new());
         assert_eq!(
             directory.snapshot().generation,
@@ -367,6 +252,41 @@ mod tests {
             .snapshot()
             .project_by_slug("amber-fox-042")
             .is_none());
+    }
+
+    #[test]
+    fn policies_are_resolved_per_tier_when_loaded() {
+        let policy = ProjectPolicy {
+            settings: SettingsValues {
+                rpm_limit: 10,
+                ..SettingsValues::default()
+            },
+            model: None,
+            tiers: vec![TierPolicy {
+                name: "gold".into(),
+                overrides: SettingsPatch {
+                    rpm_limit: Some(500),
+                    provider_model: Some(Some("gpt-4o".into())),
+                    ..SettingsPatch::default()
+                },
+            }],
+        };
+        let directory = Directory::new("behest/echo");
+        directory.load_image(&image_of(&entry(policy)));
+        let snapshot = directory.snapshot();
+        let project = snapshot.project_by_slug("amber-fox-042").unwrap();
+        assert_eq!(project.policy.rpm_limit, 10);
+        assert_eq!(project.policy.model, "behest/echo");
+        let gold = project.policy_for(Some(&TierRef::Name("gold".into())));
+        assert_eq!((gold.rpm_limit, gold.model.as_str()), (500, "gpt-4o"));
+        assert!(Arc::ptr_eq(
+            gold,
+            project.policy_for(Some(&TierRef::Index(0)))
+        ));
+        assert!(Arc::ptr_eq(
+            &project.policy,
+            project.policy_for(Some(&TierRef::Index(3)))
+        ));
     }
 
     #[test]

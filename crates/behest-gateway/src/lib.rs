@@ -1,42 +1,55 @@
 //! The data plane: OpenAI-compatible `/v1/chat/completions`, `/v1/models` and
-//! `/v1/embeddings` on a
-//! project's host, for browsers holding a minted or tenant-signed JWT. The hot path
-//! reads only memory — the [`directory::Directory`] snapshot and the platform keyring —
-//! never the store. The stages of a request are listed in [`chat`].
+//! `/v1/embeddings` on a project's host, for browsers holding a minted or tenant-signed
+//! JWT. The hot path reads only memory — the [`directory::Directory`] snapshot (built
+//! from the live image, with each project's policy resolved per tier) and the platform
+//! keyring — never the store; this crate does not depend on it.
+//!
+//! A request, in order: the edge (`behest_http::edge`: trace id, project hint) →
+//! [`cors`] → route + authenticate ([`Caller`]) → the handler ([`chat`],
+//! [`embeddings`], [`models`]: parse and render only) → [`pipeline`] (gate, admit,
+//! guard, compose, dispatch) → [`upstream`] or the echo provider → JSON, or the SSE
+//! relay ([`sse`]) → exactly one [`outcome`] to the sink the binary wires.
 
 pub mod chat;
 pub mod cors;
 pub mod directory;
 pub mod embeddings;
 pub mod models;
+pub mod outcome;
+pub mod pipeline;
 pub mod sse;
 pub mod upstream;
 pub mod verify;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 use behest_auth::keyring::Keyring;
+use behest_http::edge::{RequestStarted, TraceId};
 use behest_http::{bearer_token, ApiError, ApiResult, ProjectHint};
+use behest_providers::ModelRegistry;
 use directory::{Directory, ProjectSnapshot};
+use outcome::{Origin, OutcomeSink};
+use pipeline::RequestContext;
+use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use upstream::{resolve_model, ModelRoute, UpstreamConfig, Upstreams};
+use upstream::{UpstreamConfig, Upstreams};
 use verify::{Principal, Verifier};
 
 /// What the data plane is configured with.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub upstream: UpstreamConfig,
-    /// The model of projects (and tiers) that chose none (`BEHEST_DEFAULT_MODEL`).
-    pub default_model: String,
     /// `iss` values accepted on tokens.
     pub accepted_issuers: Vec<String>,
     /// How long open streams may run on after shutdown begins.
     pub drain: Duration,
+    /// The known models: the built-in catalog and the operator's additions.
+    pub models: Arc<ModelRegistry>,
 }
 
 #[derive(Clone)]
@@ -46,7 +59,8 @@ struct Inner {
     directory: Arc<Directory>,
     verifier: Verifier,
     upstreams: Upstreams,
-    default_model: String,
+    models: Arc<ModelRegistry>,
+    outcomes: Arc<dyn OutcomeSink>,
     shutdown: CancellationToken,
     drain: Duration,
 }
@@ -56,13 +70,15 @@ impl GatewayState {
         config: GatewayConfig,
         directory: Arc<Directory>,
         keyring: Arc<Keyring>,
+        outcomes: Arc<dyn OutcomeSink>,
         shutdown: CancellationToken,
     ) -> Result<GatewayState, reqwest::Error> {
         Ok(GatewayState(Arc::new(Inner {
             directory,
             verifier: Verifier::new(keyring, &config.accepted_issuers),
             upstreams: Upstreams::new(config.upstream)?,
-            default_model: config.default_model,
+            models: config.models,
+            outcomes,
             shutdown,
             drain: config.drain,
         })))
@@ -76,6 +92,14 @@ impl GatewayState {
         &self.0.upstreams
     }
 
+    pub fn models(&self) -> &ModelRegistry {
+        &self.0.models
+    }
+
+    pub fn outcomes(&self) -> Arc<dyn OutcomeSink> {
+        self.0.outcomes.clone()
+    }
+
     pub fn shutdown_token(&self) -> CancellationToken {
         self.0.shutdown.clone()
     }
@@ -83,50 +107,6 @@ impl GatewayState {
     pub fn drain(&self) -> Duration {
         self.0.drain
     }
-
-    /// The settings this principal's requests run with: tier overrides first, then the
-    /// project's, then the platform default.
-    pub fn effective_settings(&self, principal: &Principal) -> Effective {
-        let project = &principal.project;
-        let tier = principal.tier.as_ref().and_then(|t| project.tier(t));
-        Effective {
-            model: tier
-                .and_then(|t| t.provider_model.clone())
-                .or_else(|| project.settings.provider_model.clone())
-                .unwrap_or_else(|| self.0.default_model.clone()),
-            system_prompt: tier
-                .and_then(|t| t.system_prompt.clone())
-                .or_else(|| project.settings.system_prompt.clone()),
-        }
-    }
-
-    /// Where `model` is served, if this gateway can serve it.
-    pub fn route_model(&self, model: &str) -> ApiResult<ModelRoute> {
-        let route = resolve_model(model).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream_error",
-                format!("model {model:?} is not known to this gateway"),
-            )
-        })?;
-        if !self.0.upstreams.is_configured(route.provider) {
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream_error",
-                format!(
-                    "provider {} is not configured on this gateway",
-                    route.provider
-                ),
-            ));
-        }
-        Ok(route)
-    }
-}
-
-/// The settings a request runs with.
-pub struct Effective {
-    pub model: String,
-    pub system_prompt: Option<String>,
 }
 
 /// The authenticated caller of a data-plane route (stages route + authenticate).
@@ -155,6 +135,42 @@ impl FromRequestParts<GatewayState> for Caller {
             .verifier
             .verify(token, &directory, routed.as_ref())
             .map(Caller)
+    }
+}
+
+impl RequestContext {
+    /// What the request's headers and the edge say: `X-Session-Id`, `X-Thread-Id`,
+    /// `X-End-User-Id` (sane values only), the trace id and the arrival time.
+    pub fn from_parts(headers: &HeaderMap, extensions: &axum::http::Extensions) -> Self {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.len() <= 255)
+                .map(str::to_owned)
+        };
+        RequestContext {
+            session_id: header("x-session-id"),
+            thread_id: header("x-thread-id"),
+            end_user_id: header("x-end-user-id"),
+            trace_id: extensions.get::<TraceId>().map(|t| t.0.clone()),
+            started: extensions
+                .get::<RequestStarted>()
+                .map_or_else(Instant::now, |s| s.0),
+            origin: Origin::Live,
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(RequestContext::from_parts(
+            &parts.headers,
+            &parts.extensions,
+        ))
     }
 }
 

@@ -7,11 +7,16 @@
 //! The body pulls from the upstream only when the client is ready for more; when the
 //! client goes away hyper drops the body, which drops the upstream response and closes
 //! its connection, so the provider stops generating (and billing) promptly.
+//!
+//! The stream carries the request's [`OutcomeRecorder`]: every ending above finishes it
+//! (with the provider's usage, or the tokens counted from what was streamed), and a
+//! body dropped early records a client gone.
 
+use crate::outcome::{Ending, OutcomeRecorder};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use behest_http::ApiError;
+use behest_http::{ApiError, ErrorCode};
 use behest_providers::{ChatChunk, Provider, StreamDecoder};
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -37,7 +42,7 @@ pub fn error_frame(error: &ApiError) -> Bytes {
     let mut out = BytesMut::new();
     push_frame(
         &mut out,
-        &serde_json::json!({"error": {"message": error.message, "type": "api_error", "code": error.code, "param": error.param}}),
+        &serde_json::json!({"error": {"message": error.message, "type": "api_error", "code": error.code.as_str(), "param": error.param}}),
     );
     out.freeze()
 }
@@ -58,13 +63,39 @@ pub fn sse_response(
 }
 
 /// A finished list of chunks (the echo provider) as a stream.
-pub fn from_chunks(chunks: Vec<ChatChunk>) -> impl Stream<Item = Result<Bytes, Infallible>> {
+pub fn from_chunks(
+    chunks: Vec<ChatChunk>,
+    mut outcome: OutcomeRecorder,
+) -> impl Stream<Item = Result<Bytes, Infallible>> {
     let mut out = BytesMut::new();
     for chunk in &chunks {
         push_frame(&mut out, chunk);
+        tally(&mut outcome, chunk);
     }
     out.extend_from_slice(DONE);
-    stream::once(async move { Ok(out.freeze()) })
+    outcome.set_status(200);
+    stream::once(async move {
+        outcome.first_byte();
+        outcome.complete(200);
+        Ok(out.freeze())
+    })
+}
+
+/// Notes what a chunk tells the outcome: its text (for counting) and its usage.
+fn tally(outcome: &mut OutcomeRecorder, chunk: &ChatChunk) {
+    for choice in &chunk.choices {
+        if let Some(text) = &choice.delta.content {
+            outcome.streamed(text);
+        }
+        for call in choice.delta.tool_calls.iter().flatten() {
+            if let Some(arguments) = call.function.as_ref().and_then(|f| f.arguments.as_deref()) {
+                outcome.streamed(arguments);
+            }
+        }
+    }
+    if let Some(usage) = &chunk.usage {
+        outcome.set_usage(usage);
+    }
 }
 
 /// How an upstream stream is relayed.
@@ -80,7 +111,8 @@ struct RelayState {
     decoder: StreamDecoder,
     relay: Relay,
     deadline: Option<Instant>,
-    finished: bool,
+    /// Taken when the stream ends; dropped with the state if the client leaves first.
+    outcome: Option<OutcomeRecorder>,
 }
 
 enum Next {
@@ -94,19 +126,20 @@ pub fn relay(
     response: reqwest::Response,
     decoder: StreamDecoder,
     relay: Relay,
+    mut outcome: OutcomeRecorder,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    outcome.set_status(200);
     let state = RelayState {
         upstream: response.bytes_stream().boxed(),
         decoder,
         relay,
         deadline: None,
-        finished: false,
+        outcome: Some(outcome),
     };
     stream::unfold(state, |mut state| async move {
         loop {
-            if state.finished {
-                return None;
-            }
+            // The outcome is taken when the stream ends: nothing follows it.
+            state.outcome.as_ref()?;
             let deadline = state.deadline;
             let next = tokio::select! {
                 biased;
@@ -116,74 +149,118 @@ pub fn relay(
                     continue;
                 }
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Next::Drained,
-                read = tokio::time::timeout(state.relay.idle_timeout, state.upstream.next()) => match read {
-                    Ok(item) => Next::Bytes(item),
-                    Err(_) => Next::Silent,
-                },
+                read = read(&mut state.upstream, &mut state.outcome, state.relay.idle_timeout) => read,
             };
             let frames = match next {
                 Next::Bytes(Some(Ok(bytes))) => match state.decoder.feed(&bytes) {
                     Ok(chunks) if chunks.is_empty() => continue,
-                    Ok(chunks) => frames(&chunks, false),
-                    Err(err) => state.fail(crate::upstream::upstream_error(
-                        state.relay.provider,
-                        &err,
-                        None,
-                    )),
+                    Ok(chunks) => state.frames(&chunks, false),
+                    Err(err) => {
+                        let error =
+                            crate::upstream::upstream_error(state.relay.provider, &err, None);
+                        state.fail(error, Ending::UpstreamFailed)
+                    }
                 },
                 Next::Bytes(Some(Err(err))) => {
                     tracing::warn!(provider = %state.relay.provider, error = %err, "upstream stream broke");
-                    state.fail(ApiError::new(
-                        StatusCode::BAD_GATEWAY,
-                        "upstream_error",
+                    let error = ApiError::new(
+                        ErrorCode::UpstreamError,
                         format!("{} stream broke off", state.relay.provider),
-                    ))
+                    );
+                    state.fail(error, Ending::UpstreamFailed)
                 }
                 Next::Bytes(None) => match state.decoder.finish() {
                     Ok(chunks) => {
-                        state.finished = true;
-                        frames(&chunks, true)
+                        let out = state.frames(&chunks, true);
+                        state.complete();
+                        out
                     }
-                    Err(err) => state.fail(crate::upstream::upstream_error(
-                        state.relay.provider,
-                        &err,
-                        None,
-                    )),
+                    Err(err) => {
+                        let error =
+                            crate::upstream::upstream_error(state.relay.provider, &err, None);
+                        state.fail(error, Ending::UpstreamFailed)
+                    }
                 },
-                Next::Silent => state.fail(ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "upstream_timeout",
-                    format!(
-                        "{} sent nothing for {} s",
-                        state.relay.provider,
-                        state.relay.idle_timeout.as_secs()
+                Next::Silent => {
+                    let error = ApiError::new(
+                        ErrorCode::UpstreamTimeout,
+                        format!(
+                            "{} sent nothing for {} s",
+                            state.relay.provider,
+                            state.relay.idle_timeout.as_secs()
+                        ),
+                    );
+                    state.fail(error, Ending::UpstreamFailed)
+                }
+                Next::Drained => state.fail(
+                    ApiError::new(
+                        ErrorCode::ServerShuttingDown,
+                        "the server is shutting down; retry the request",
                     ),
-                )),
-                Next::Drained => state.fail(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "server_shutting_down",
-                    "the server is shutting down; retry the request",
-                )),
+                    Ending::Shutdown,
+                ),
             };
             return Some((Ok(frames), state));
         }
     })
 }
 
-impl RelayState {
-    fn fail(&mut self, error: ApiError) -> Bytes {
-        self.finished = true;
-        error_frame(&error)
+/// The next piece of the upstream body, within the idle timeout; the wait counts as
+/// upstream time.
+async fn read(
+    upstream: &mut futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    outcome: &mut Option<OutcomeRecorder>,
+    idle_timeout: Duration,
+) -> Next {
+    if let Some(outcome) = outcome.as_mut() {
+        outcome.upstream_started();
+    }
+    let read = tokio::time::timeout(idle_timeout, upstream.next()).await;
+    if let Some(outcome) = outcome.as_mut() {
+        outcome.upstream_finished();
+    }
+    match read {
+        Ok(item) => Next::Bytes(item),
+        Err(_) => Next::Silent,
     }
 }
 
-fn frames(chunks: &[ChatChunk], done: bool) -> Bytes {
-    let mut out = BytesMut::with_capacity(256 * chunks.len() + DONE.len());
-    for chunk in chunks {
-        push_frame(&mut out, chunk);
+impl RelayState {
+    /// Frames for `chunks`, noted in the outcome.
+    fn frames(&mut self, chunks: &[ChatChunk], done: bool) -> Bytes {
+        let mut out = BytesMut::with_capacity(256 * chunks.len() + DONE.len());
+        for chunk in chunks {
+            push_frame(&mut out, chunk);
+        }
+        if done {
+            out.extend_from_slice(DONE);
+        }
+        if let Some(outcome) = self.outcome.as_mut() {
+            for chunk in chunks {
+                tally(outcome, chunk);
+            }
+            outcome.first_byte();
+        }
+        out.freeze()
     }
-    if done {
-        out.extend_from_slice(DONE);
+
+    /// The stream ended well: the provider's usage (whether or not the client asked for
+    /// it) goes into the outcome.
+    fn complete(&mut self) {
+        if let Some(mut outcome) = self.outcome.take() {
+            if let Some(usage) = self.decoder.usage() {
+                outcome.set_usage(usage);
+            }
+            outcome.complete(200);
+        }
     }
-    out.freeze()
+
+    /// Ends the stream with an error event.
+    fn fail(&mut self, error: ApiError, ending: Ending) -> Bytes {
+        if let Some(mut outcome) = self.outcome.take() {
+            outcome.first_byte();
+            outcome.fail(200, error.code, ending);
+        }
+        error_frame(&error)
+    }
 }

@@ -1,10 +1,10 @@
 //! Calling providers: the operator's platform providers (trusted base URLs, loopback
-//! included), model → provider resolution, one pooled HTTP client with no redirects,
-//! and the one retry loop — only before anything reached the client, only on connect
-//! errors and 429/502/503/504, honouring `Retry-After` up to a cap.
+//! included), credentials passed per call (the platform's, or later a tenant's own),
+//! one pooled HTTP client with no redirects, the one retry loop — only before anything
+//! reached the client, only on connect errors and 429/502/503/504, honouring
+//! `Retry-After` up to a cap — and the one place provider errors become ours.
 
-use axum::http::StatusCode;
-use behest_http::ApiError;
+use behest_http::{ApiError, ErrorCode};
 use behest_providers::{EncodedRequest, Provider, ProviderError, WireFormat};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use std::collections::HashMap;
@@ -18,8 +18,18 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(2);
 #[derive(Clone, Default)]
 pub struct ProviderEndpoint {
     pub api_key: Option<String>,
-    /// Overrides the provider's public base URL (self-hosted servers, tests).
+    /// Overrides the provider's public base URL (self-hosted servers, tests). Says only
+    /// where the provider lives: it does not make the provider usable by itself.
     pub base_url: Option<String>,
+    /// A self-hosted server that needs no key: usable without `api_key`.
+    pub keyless: bool,
+}
+
+impl ProviderEndpoint {
+    /// Whether platform traffic may use this provider: it has a key, or is keyless.
+    pub fn is_usable(&self) -> bool {
+        self.api_key.is_some() || self.keyless
+    }
 }
 
 impl std::fmt::Debug for ProviderEndpoint {
@@ -27,6 +37,7 @@ impl std::fmt::Debug for ProviderEndpoint {
         f.debug_struct("ProviderEndpoint")
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("base_url", &self.base_url)
+            .field("keyless", &self.keyless)
             .finish()
     }
 }
@@ -55,21 +66,64 @@ impl Default for UpstreamConfig {
     }
 }
 
-pub use behest_providers::{resolve_model, ModelRoute};
+/// Where and as whom one call goes: a base URL and ready-made auth headers. Built once
+/// per platform provider at start-up (and, for a tenant's own key, once per key), then
+/// passed to every [`Upstreams::send`].
+#[derive(Clone)]
+pub struct Credentials {
+    provider: Provider,
+    base: String,
+    headers: HeaderMap,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("provider", &self.provider)
+            .field("base", &self.base)
+            .field("headers", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// For `provider` at `base_url` (its public API when `None`) with `api_key`.
+    pub fn new(provider: Provider, base_url: Option<&str>, api_key: Option<&str>) -> Credentials {
+        let base = base_url
+            .or(provider.default_base_url())
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_owned();
+        let mut headers = HeaderMap::new();
+        if let (Some(key), Some(wire)) = (api_key, provider.wire_format()) {
+            for (name, value) in wire.auth_headers(key) {
+                if let (Ok(name), Ok(mut value)) =
+                    (HeaderName::try_from(name), HeaderValue::try_from(value))
+                {
+                    value.set_sensitive(true);
+                    headers.insert(name, value);
+                }
+            }
+        }
+        Credentials {
+            provider,
+            base,
+            headers,
+        }
+    }
+
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+}
 
 pub struct Upstreams {
     client: reqwest::Client,
     config: UpstreamConfig,
-    /// Per provider: its base URL and its ready-made auth headers (built once, not per
-    /// request).
-    endpoints: HashMap<Provider, Endpoint>,
+    /// The platform's own credentials, for each provider it may use.
+    platform: HashMap<Provider, Credentials>,
     /// Parsed upstream URLs by text: parsing (IDNA and all) is not free on a hot path.
     urls: Mutex<HashMap<String, reqwest::Url>>,
-}
-
-struct Endpoint {
-    base: String,
-    headers: HeaderMap,
 }
 
 /// A request that reached the provider and got a successful status.
@@ -87,35 +141,25 @@ impl Upstreams {
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
             .build()?;
-        let mut endpoints = HashMap::new();
-        for provider in Provider::ALL {
-            let Some(wire) = provider.wire_format() else {
-                continue;
-            };
-            let configured = config.providers.get(&provider);
-            let base = configured
-                .and_then(|p| p.base_url.as_deref())
-                .or(provider.default_base_url())
-                .unwrap_or_default()
-                .trim_end_matches('/')
-                .to_owned();
-            let mut headers = HeaderMap::new();
-            if let Some(key) = configured.and_then(|p| p.api_key.as_deref()) {
-                for (name, value) in wire.auth_headers(key) {
-                    if let (Ok(name), Ok(mut value)) =
-                        (HeaderName::try_from(name), HeaderValue::try_from(value))
-                    {
-                        value.set_sensitive(true);
-                        headers.insert(name, value);
-                    }
-                }
-            }
-            endpoints.insert(provider, Endpoint { base, headers });
-        }
+        let platform = config
+            .providers
+            .iter()
+            .filter(|(provider, endpoint)| provider.wire_format().is_some() && endpoint.is_usable())
+            .map(|(provider, endpoint)| {
+                (
+                    *provider,
+                    Credentials::new(
+                        *provider,
+                        endpoint.base_url.as_deref(),
+                        endpoint.api_key.as_deref(),
+                    ),
+                )
+            })
+            .collect();
         Ok(Upstreams {
             client,
             config,
-            endpoints,
+            platform,
             urls: Mutex::new(HashMap::new()),
         })
     }
@@ -124,15 +168,15 @@ impl Upstreams {
         &self.config
     }
 
-    /// Whether the platform can serve this provider: echo always; others need an API
-    /// key or an explicit base URL (a keyless self-hosted server).
+    /// The platform's credentials for `provider`, if the operator configured it with a
+    /// key (or as keyless).
+    pub fn platform(&self, provider: Provider) -> Option<&Credentials> {
+        self.platform.get(&provider)
+    }
+
+    /// Whether the platform can serve this provider (echo needs nothing).
     pub fn is_configured(&self, provider: Provider) -> bool {
-        provider == Provider::Echo
-            || self
-                .config
-                .providers
-                .get(&provider)
-                .is_some_and(|p| p.api_key.is_some() || p.base_url.is_some())
+        provider == Provider::Echo || self.platform.contains_key(&provider)
     }
 
     fn url(&self, text: String) -> Result<reqwest::Url, ApiError> {
@@ -150,21 +194,20 @@ impl Upstreams {
         Ok(url)
     }
 
-    /// Sends `encoded` to `provider`, retrying what is safe to retry. Returns the
-    /// response once its status is a success; a final failure is the contract's error.
+    /// Sends `encoded` with `credentials`, retrying what is safe to retry: the one retry
+    /// loop, only before anything reached the client, only on connect errors and
+    /// 429/502/503/504, honouring `Retry-After` up to a cap. Returns the response once
+    /// its status is a success; a final failure is the contract's error.
     pub async fn send(
         &self,
-        provider: Provider,
+        credentials: &Credentials,
         encoded: &EncodedRequest,
     ) -> Result<UpstreamResponse, ApiError> {
+        let provider = credentials.provider;
         let wire = provider
             .wire_format()
             .ok_or_else(|| ApiError::internal("send() called for a provider without upstream"))?;
-        let endpoint = self
-            .endpoints
-            .get(&provider)
-            .ok_or_else(|| ApiError::internal("no endpoint for provider"))?;
-        let url = self.url(format!("{}{}", endpoint.base, encoded.path))?;
+        let url = self.url(format!("{}{}", credentials.base, encoded.path))?;
         let body =
             bytes::Bytes::from(serde_json::to_vec(&encoded.body).map_err(ApiError::internal)?);
         let accept = HeaderValue::from_static(if encoded.stream {
@@ -175,7 +218,7 @@ impl Upstreams {
 
         let mut attempt = 0;
         loop {
-            let mut headers = endpoint.headers.clone();
+            let mut headers = credentials.headers.clone();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             headers.insert(ACCEPT, accept.clone());
             let request = self
@@ -188,8 +231,7 @@ impl Upstreams {
             let retry_in = match outcome {
                 Err(_) => {
                     return Err(ApiError::new(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "upstream_timeout",
+                        ErrorCode::UpstreamTimeout,
                         format!(
                             "{provider} did not answer within {} s",
                             self.config.first_byte_timeout.as_secs()
@@ -202,8 +244,7 @@ impl Upstreams {
                 Ok(Err(err)) => {
                     tracing::warn!(%provider, error = %err, "upstream request failed");
                     return Err(ApiError::new(
-                        StatusCode::BAD_GATEWAY,
-                        "upstream_error",
+                        ErrorCode::UpstreamError,
                         format!("could not reach {provider}"),
                     ));
                 }
@@ -232,6 +273,29 @@ impl Upstreams {
                 tokio::time::sleep(delay).await;
             }
         }
+    }
+
+    /// Reads a whole (non-streamed) answer body, each piece within the idle timeout.
+    pub async fn read_body(
+        &self,
+        provider: Provider,
+        upstream: UpstreamResponse,
+    ) -> Result<bytes::Bytes, ApiError> {
+        tokio::time::timeout(self.config.idle_timeout, upstream.response.bytes())
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::UpstreamTimeout,
+                    format!("{provider} stopped sending its answer"),
+                )
+            })?
+            .map_err(|err| {
+                tracing::warn!(%provider, error = %err, "reading the upstream answer failed");
+                ApiError::new(
+                    ErrorCode::UpstreamError,
+                    format!("{provider} answer broke off"),
+                )
+            })
     }
 }
 
@@ -267,38 +331,32 @@ pub fn upstream_error(
 ) -> ApiError {
     match err {
         ProviderError::InvalidRequest { message, param } => {
-            let mut api =
-                ApiError::new(StatusCode::BAD_REQUEST, "validation_error", message.clone());
+            let mut api = ApiError::new(ErrorCode::ValidationError, message.clone());
             api.param = param.clone();
             api
         }
         ProviderError::Upstream {
             status, message, ..
         } => {
-            let status_out = match status {
-                400 | 404 | 413 | 422 => StatusCode::BAD_REQUEST,
-                429 => StatusCode::TOO_MANY_REQUESTS,
-                _ => StatusCode::BAD_GATEWAY,
+            let code = match status {
+                400 | 404 | 413 | 422 => ErrorCode::UpstreamRejected,
+                429 => ErrorCode::UpstreamRateLimited,
+                _ => ErrorCode::UpstreamError,
             };
-            let mut api = ApiError::new(
-                status_out,
-                "upstream_error",
-                format!("{provider}: {message}"),
-            );
-            if status_out == StatusCode::TOO_MANY_REQUESTS {
+            let mut api = ApiError::new(code, format!("{provider}: {message}"));
+            if code == ErrorCode::UpstreamRateLimited {
                 api.retry_after = Some(retry_after.map_or(1, |d| d.as_secs().max(1)));
             }
             api
         }
-        ProviderError::Protocol { .. } => {
-            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", err.to_string())
-        }
+        ProviderError::Protocol { .. } => ApiError::new(ErrorCode::UpstreamError, err.to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     #[test]
     fn provider_errors_keep_their_message_and_map_status() {
@@ -311,7 +369,7 @@ mod tests {
         };
         let api = upstream_error(Provider::Anthropic, &err, None);
         assert_eq!(
-            (api.status, api.code.as_ref()),
+            (api.status(), api.code.as_str()),
             (StatusCode::BAD_GATEWAY, "upstream_error")
         );
         assert_eq!(api.message, "anthropic: Overloaded");
@@ -324,17 +382,59 @@ mod tests {
         };
         let api = upstream_error(Provider::OpenAi, &limited, Some(Duration::from_secs(7)));
         assert_eq!(
-            (api.status, api.retry_after),
+            (api.status(), api.retry_after),
             (StatusCode::TOO_MANY_REQUESTS, Some(7))
         );
     }
 
     #[test]
-    fn endpoint_debug_hides_the_key() {
+    fn endpoint_and_credentials_debug_hide_the_key() {
         let endpoint = ProviderEndpoint {
             api_key: Some("sk-secret".into()),
             base_url: None,
+            keyless: false,
         };
         assert!(!format!("{endpoint:?}").contains("sk-secret"));
+        let credentials = Credentials::new(Provider::OpenAi, None, Some("sk-secret"));
+        assert!(!format!("{credentials:?}").contains("sk-secret"));
+    }
+
+    #[test]
+    fn a_base_url_alone_does_not_make_a_platform_provider() {
+        let mut providers = HashMap::new();
+        providers.insert(
+            Provider::OpenAi,
+            ProviderEndpoint {
+                api_key: None,
+                base_url: Some("http://127.0.0.1:9/v1".into()),
+                keyless: false,
+            },
+        );
+        providers.insert(
+            Provider::Mistral,
+            ProviderEndpoint {
+                api_key: None,
+                base_url: Some("http://127.0.0.1:9/v1".into()),
+                keyless: true,
+            },
+        );
+        providers.insert(
+            Provider::Anthropic,
+            ProviderEndpoint {
+                api_key: Some("sk-ant".into()),
+                base_url: None,
+                keyless: false,
+            },
+        );
+        let upstreams = Upstreams::new(UpstreamConfig {
+            providers,
+            ..UpstreamConfig::default()
+        })
+        .unwrap();
+        assert!(!upstreams.is_configured(Provider::OpenAi));
+        assert!(upstreams.is_configured(Provider::Mistral));
+        assert!(upstreams.is_configured(Provider::Anthropic));
+        assert!(upstreams.is_configured(Provider::Echo));
+        assert!(!upstreams.is_configured(Provider::Google));
     }
 }

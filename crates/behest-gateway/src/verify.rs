@@ -9,7 +9,8 @@
 use crate::directory::{DirectorySnapshot, ProjectSnapshot};
 use behest_auth::keyring::Keyring;
 use behest_core::mint::TierRef;
-use behest_http::ApiError;
+use behest_core::policy::EffectivePolicy;
+use behest_http::{ApiError, ErrorCode};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -47,6 +48,13 @@ struct TokenClaims {
     #[serde(default)]
     tier: Option<TierRef>,
     exp: i64,
+}
+
+impl Principal {
+    /// The policy this caller's requests run with: its tier's, else the project's.
+    pub fn policy(&self) -> &Arc<EffectivePolicy> {
+        self.project.policy_for(self.tier.as_ref())
+    }
 }
 
 fn default_role() -> String {
@@ -134,11 +142,9 @@ impl Verifier {
             };
         let claims = jsonwebtoken::decode::<TokenClaims>(token, &key, &self.validation)
             .map_err(|err| match err.kind() {
-                ErrorKind::ExpiredSignature => ApiError::new(
-                    axum::http::StatusCode::UNAUTHORIZED,
-                    "token_expired",
-                    "token has expired",
-                ),
+                ErrorKind::ExpiredSignature => {
+                    ApiError::new(ErrorCode::TokenExpired, "token has expired")
+                }
                 ErrorKind::ImmatureSignature => ApiError::unauthorized("token is not valid yet"),
                 ErrorKind::InvalidAudience => {
                     ApiError::unauthorized("token audience is not behest")

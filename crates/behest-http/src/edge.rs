@@ -5,18 +5,24 @@
 //! JSON body.
 
 use crate::host::{split_path_prefix, ProjectHint, SiteDomain};
-use crate::{ApiError, TRACE_ID_HEADER};
+use crate::{ApiError, ErrorCode, TRACE_ID_HEADER};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use behest_core::LogLevel;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// The request's trace id (request extension).
 #[derive(Debug, Clone)]
 pub struct TraceId(pub Arc<str>);
+
+/// When the edge took the request (request extension): the start of the time spent
+/// inside Behest, which the data plane reports in `Server-Timing`.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestStarted(pub Instant);
 
 /// The matched route template, carried out on the response for the access log.
 #[derive(Debug, Clone)]
@@ -50,6 +56,7 @@ async fn edge(State(site): State<Arc<SiteDomain>>, mut req: Request, next: Next)
         Ok(hint) => {
             req.extensions_mut().insert(hint);
             req.extensions_mut().insert(TraceId(trace_id.clone()));
+            req.extensions_mut().insert(RequestStarted(started));
             next.run(req).await
         }
         Err(err) => err.into_response(),
@@ -65,10 +72,31 @@ async fn edge(State(site): State<Arc<SiteDomain>>, mut req: Request, next: Next)
         .map_or("<unmatched>", |r| &*r.0);
     let status = response.status().as_u16();
     let latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
-    if status >= 500 {
-        tracing::error!(target: "behest::access", %method, route, status, latency_ms, trace_id = &*trace_id);
-    } else {
-        tracing::info!(target: "behest::access", %method, route, status, latency_ms, trace_id = &*trace_id);
+    // How loudly: the error code's level, else by status.
+    let level = response
+        .extensions()
+        .get::<ErrorCode>()
+        .map(|code| code.log_level())
+        .unwrap_or(if status >= 500 {
+            LogLevel::Error
+        } else {
+            LogLevel::Info
+        });
+    let code = response
+        .extensions()
+        .get::<ErrorCode>()
+        .map(|c| c.as_str())
+        .unwrap_or("");
+    match level {
+        LogLevel::Error => {
+            tracing::error!(target: "behest::access", %method, route, status, code, latency_ms, trace_id = &*trace_id)
+        }
+        LogLevel::Warn => {
+            tracing::warn!(target: "behest::access", %method, route, status, code, latency_ms, trace_id = &*trace_id)
+        }
+        LogLevel::Info | LogLevel::Debug => {
+            tracing::info!(target: "behest::access", %method, route, status, code, latency_ms, trace_id = &*trace_id)
+        }
     }
     response
 }
@@ -115,18 +143,26 @@ fn normalise_error(response: Response) -> Response {
         return response;
     }
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ("method_not_allowed", "method not allowed on this route")
-        }
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large"),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "method not allowed on this route",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "request body is too large"),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ("unsupported_media_type", "unsupported content type")
+            (ErrorCode::UnsupportedMediaType, "unsupported content type")
         }
-        s if s.is_server_error() => ("internal_error", "internal error"),
-        _ => ("invalid_request", "invalid request"),
+        s if s.is_server_error() => (ErrorCode::InternalError, "internal error"),
+        _ => (ErrorCode::InvalidRequest, "invalid request"),
     };
-    let mut replaced = ApiError::new(status, code, message).into_response();
+    // The status stays the router's (a 408 or 411 has no code of its own).
+    let error = ApiError::new(code, message);
+    let mut replaced = (status, error.body()).into_response();
+    replaced.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    replaced.extensions_mut().insert(code);
     // Keep headers such as `Allow` on a 405.
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

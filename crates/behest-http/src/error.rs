@@ -4,13 +4,12 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+pub use behest_core::ErrorCode;
 use serde::Serialize;
-use std::borrow::Cow;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: Cow<'static, str>,
+    pub code: ErrorCode,
     pub message: String,
     pub param: Option<String>,
     /// Seconds, for 429s.
@@ -20,14 +19,9 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status,
-            code: code.into(),
+            code,
             message: message.into(),
             param: None,
             retry_after: None,
@@ -39,63 +33,42 @@ impl ApiError {
         self
     }
 
+    /// The HTTP status, as the code's one status.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
     /// 400 `validation_error` about one field.
     pub fn validation(param: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "validation_error", message).with_param(param)
+        ApiError::new(ErrorCode::ValidationError, message).with_param(param)
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "validation_error", message)
+        ApiError::new(ErrorCode::ValidationError, message)
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
+        ApiError::new(ErrorCode::InvalidToken, message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        ApiError::new(ErrorCode::Forbidden, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
-    }
-
-    pub fn conflict(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::CONFLICT, code, message)
+        ApiError::new(ErrorCode::NotFound, message)
     }
 
     /// A failure the caller cannot fix: logged with its cause, answered without it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "internal error",
-        )
-    }
-
-    /// The OpenAI error `type` family of a status.
-    fn kind(&self) -> &'static str {
-        match self.status.as_u16() {
-            401 => "authentication_error",
-            403 => "permission_error",
-            404 => "not_found_error",
-            429 => "rate_limit_error",
-            500..=599 => "api_error",
-            _ => "invalid_request_error",
-        }
+        ApiError::new(ErrorCode::InternalError, "internal error")
     }
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
+        write!(f, "{} {}: {}", self.code.status(), self.code, self.message)
     }
 }
 
@@ -113,18 +86,24 @@ struct Inner<'a> {
     param: Option<&'a str>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The contract's JSON body: `{"error": {"message", "type", "code", "param"}}`.
+    pub fn body(&self) -> Vec<u8> {
         let body = Body {
             error: Inner {
                 message: &self.message,
-                kind: self.kind(),
-                code: &self.code,
+                kind: self.code.openai_type(),
+                code: self.code.as_str(),
                 param: self.param.as_deref(),
             },
         };
-        let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-        let mut response = (self.status, json).into_response();
+        serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), self.body()).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -133,6 +112,8 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        // For the access log: the code decides how loudly the request is logged.
+        response.extensions_mut().insert(self.code);
         response
     }
 }
@@ -163,6 +144,7 @@ mod tests {
     #[tokio::test]
     async fn internal_errors_hide_their_cause() {
         let response = ApiError::internal("password=hunter2 connection refused").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = to_bytes(response.into_body(), 4096).await.unwrap();
         assert!(!String::from_utf8_lossy(&body).contains("hunter2"));
     }

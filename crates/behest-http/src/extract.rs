@@ -1,6 +1,6 @@
 //! Extractors whose rejections are [`ApiError`]s that name the problem.
 
-use crate::ApiError;
+use crate::{ApiError, ErrorCode};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -18,11 +18,7 @@ pub struct OptionalJson<T>(pub T);
 async fn read_body(req: Request) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, &()).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "request body is too large",
-            )
+            ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large")
         } else {
             ApiError::bad_request(format!("could not read the request body: {rejection}"))
         }
@@ -120,7 +116,7 @@ mod tests {
     fn type_errors_name_the_field() {
         let err = parse_json::<Mint>(br#"{"user_id": "u", "ttl": "soon"}"#).unwrap_err();
         assert_eq!(err.param.as_deref(), Some("ttl"));
-        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
         assert!(err.message.contains("ttl"), "{}", err.message);
     }
 

@@ -7,7 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod host;
 
-pub use error::{ApiError, ApiResult};
+pub use error::{ApiError, ApiResult, ErrorCode};
 pub use extract::{bearer_token, parse_json, parse_uuid, ApiJson, OptionalJson};
 pub use host::{ProjectHint, SiteDomain};
 

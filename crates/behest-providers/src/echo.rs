@@ -18,19 +18,11 @@ const PIECES: usize = 4;
 
 /// Rough token estimate: one token per four characters, rounded up.
 pub fn estimate_tokens(text: &str) -> u64 {
-    (text.chars().count() as u64).div_ceil(4)
+    crate::tokens::count(text)
 }
 
 fn text_of(content: Option<&MessageContent>) -> String {
-    match content {
-        None => String::new(),
-        Some(MessageContent::Text(t)) => t.clone(),
-        Some(MessageContent::Parts(parts)) => parts
-            .iter()
-            .filter(|p| p.kind == "text")
-            .filter_map(|p| p.text.as_deref())
-            .collect(),
-    }
+    crate::tokens::content_text(content)
 }
 
 /// The echoed text and the usage it costs.
@@ -44,11 +36,7 @@ fn answer(req: &ChatRequest) -> Result<(String, Usage), ProviderError> {
         .ok_or_else(|| {
             ProviderError::invalid("messages", "echo needs at least one user message")
         })?;
-    let prompt: u64 = req
-        .messages
-        .iter()
-        .map(|m| estimate_tokens(&text_of(m.content.as_ref())))
-        .sum();
+    let prompt = crate::tokens::prompt(req);
     let usage = Usage::new(prompt, estimate_tokens(&text));
     Ok((text, usage))
 }

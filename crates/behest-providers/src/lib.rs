@@ -32,13 +32,14 @@ pub mod openai;
 mod provider;
 pub mod sse;
 mod stream;
+pub mod tokens;
 mod types;
 mod util;
 
 #[cfg(test)]
 mod testutil;
 
-pub use catalog::{find_model, models_for, resolve_model, ModelInfo, ModelRoute, MODELS};
+pub use catalog::{CatalogError, ModelInfo, ModelRegistry, ModelRoute};
 pub use error::ProviderError;
 pub use provider::{Provider, UnknownProvider, WireFormat};
 pub use stream::StreamDecoder;

@@ -11,7 +11,7 @@ pub enum StoreError {
     LimitReached,
     /// An edit refused the row as it found it (see `SettingsEdit`).
     #[error("rejected: {0}")]
-    Rejected(String),
+    Rejected(behest_core::settings::SettingsRejection),
     /// A row holds a value this version cannot read (an unknown enum spelling, ...).
     #[error("corrupt row: {0}")]
     Corrupt(String),

@@ -1,5 +1,6 @@
 //! Rows as the planes see them, and the inputs that create them.
 
+use behest_core::settings::{DeployedSnapshot, SettingsPatch, SettingsRejection, SettingsValues};
 use behest_core::{DnsStatus, MemberRole, Plan, ProjectStatus, Role};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -61,7 +62,7 @@ pub struct NewProject {
     /// The plan's active-project limit, checked in the same transaction as the insert.
     pub active_limit: Option<i64>,
     /// The settings row's initial draft (the seed's defaults).
-    pub settings: serde_json::Value,
+    pub settings: SettingsValues,
 }
 
 /// A project's settings: the draft being edited and the snapshot live traffic uses.
@@ -69,8 +70,8 @@ pub struct NewProject {
 pub struct SettingsRow {
     pub id: Uuid,
     pub project_id: Uuid,
-    pub draft: serde_json::Value,
-    pub deployed: Option<serde_json::Value>,
+    pub draft: SettingsValues,
+    pub deployed: Option<DeployedSnapshot>,
     /// The model live traffic uses (`null`: the platform default).
     pub provider_model: Option<String>,
     pub draft_provider_model: Option<String>,
@@ -100,27 +101,7 @@ pub struct NewApiKey {
     pub key_hash: String,
 }
 
-/// An RSA key the platform signs minted tokens with.
-#[derive(Clone, PartialEq)]
-pub struct PlatformKey {
-    pub kid: String,
-    /// PKCS#8 PEM.
-    pub private_key_pem: String,
-    pub created_at: DateTime<Utc>,
-    /// When a newer key took over signing; the key stays published for a while after.
-    pub retired_at: Option<DateTime<Utc>>,
-}
-
-impl std::fmt::Debug for PlatformKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlatformKey")
-            .field("kid", &self.kid)
-            .field("private_key_pem", &"<redacted>")
-            .field("created_at", &self.created_at)
-            .field("retired_at", &self.retired_at)
-            .finish()
-    }
-}
+pub use behest_core::keys::PlatformKey;
 
 /// The public half of a tenant's own signing key (the private half is shown once).
 #[derive(Debug, Clone, PartialEq)]
@@ -135,8 +116,8 @@ pub struct TenantSigningKey {
 }
 
 /// A change to a settings row, decided on the row as it is inside the transaction.
-/// `Err` aborts the change with that message ([`crate::StoreError::Rejected`]).
-pub type SettingsEdit = Box<dyn FnOnce(&mut SettingsRow) -> Result<(), String> + Send>;
+/// `Err` aborts the change ([`crate::StoreError::Rejected`]).
+pub type SettingsEdit = Box<dyn FnOnce(&mut SettingsRow) -> Result<(), SettingsRejection> + Send>;
 
 /// Background work kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +161,7 @@ pub struct Tier {
     pub project_id: Uuid,
     pub name: String,
     pub sort_order: i64,
-    pub overrides: serde_json::Value,
+    pub overrides: SettingsPatch,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -112,7 +112,7 @@ macro_rules! store_impl {
         }
 
         fn tier_from(row: &DbRow) -> StoreResult<Tier> {
-            let overrides: Json<serde_json::Value> = row.try_get("overrides")?;
+            let overrides: Json<behest_core::settings::SettingsPatch> = row.try_get("overrides")?;
             Ok(Tier {
                 id: row.try_get("id")?,
                 project_id: row.try_get("project_id")?,
@@ -128,8 +128,9 @@ macro_rules! store_impl {
              draft_provider_model, draft_saved_at, deployed_at, created_at, updated_at";
 
         fn settings_from(row: &DbRow) -> StoreResult<SettingsRow> {
-            let draft: Json<serde_json::Value> = row.try_get("draft")?;
-            let deployed: Option<Json<serde_json::Value>> = row.try_get("deployed")?;
+            let draft: Json<behest_core::settings::SettingsValues> = row.try_get("draft")?;
+            let deployed: Option<Json<behest_core::settings::DeployedSnapshot>> =
+                row.try_get("deployed")?;
             Ok(SettingsRow {
                 id: row.try_get("id")?,
                 project_id: row.try_get("project_id")?,

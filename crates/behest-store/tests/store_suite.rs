@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use behest_core::settings::{DeployedSnapshot, SettingsPatch, SettingsRejection, SettingsValues};
 use behest_core::{DnsStatus, MemberRole, Plan, ProjectStatus, Role};
 use behest_store::*;
 use chrono::{Duration, Utc};
@@ -91,7 +92,7 @@ fn new_project(tenant: &Tenant, slug: &str) -> NewProject {
         name: format!("project {slug}"),
         slug: slug.to_owned(),
         active_limit: tenant.plan.active_project_limit(),
-        settings: serde_json::json!({"rpm_limit": 60}),
+        settings: SettingsValues::default(),
     }
 }
 
@@ -216,7 +217,7 @@ async fn projects_respect_plan_limit_and_unique_slugs(store: &dyn Store) {
     assert_eq!(store.projects(tenant.id).await.unwrap(), created);
 
     let settings = store.settings(first.id).await.unwrap().unwrap();
-    assert_eq!(settings.draft["rpm_limit"], 60);
+    assert_eq!(settings.draft.rpm_limit, 60);
     assert_eq!(settings.deployed, None);
     assert_eq!(settings.provider_model, None);
 
@@ -225,8 +226,11 @@ async fn projects_respect_plan_limit_and_unique_slugs(store: &dyn Store) {
         .update_settings(
             first.id,
             Box::new(|row| {
-                row.draft["rpm_limit"] = serde_json::json!(5);
-                row.deployed = Some(row.draft.clone());
+                row.draft.rpm_limit = 5;
+                row.deployed = Some(DeployedSnapshot {
+                    settings: row.draft.clone(),
+                    tiers: Vec::new(),
+                });
                 row.provider_model = Some("gpt-4o-mini".into());
                 Ok(())
             }),
@@ -234,27 +238,27 @@ async fn projects_respect_plan_limit_and_unique_slugs(store: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(edited.deployed.as_ref().unwrap()["rpm_limit"], 5);
+    assert_eq!(edited.deployed.as_ref().unwrap().settings.rpm_limit, 5);
     let refused = store
         .update_settings(
             first.id,
             Box::new(|row| {
-                row.draft["rpm_limit"] = serde_json::json!(7);
-                Err("no".into())
+                row.draft.rpm_limit = 7;
+                Err(SettingsRejection::NoDraft)
             }),
         )
         .await;
     assert!(
-        matches!(refused, Err(StoreError::Rejected(_))),
+        matches!(
+            refused,
+            Err(StoreError::Rejected(SettingsRejection::NoDraft))
+        ),
         "{refused:?}"
     );
     let stored = store.settings(first.id).await.unwrap().unwrap();
     assert_eq!(
-        (
-            stored.draft["rpm_limit"].clone(),
-            stored.provider_model.as_deref()
-        ),
-        (serde_json::json!(5), Some("gpt-4o-mini"))
+        (stored.draft.rpm_limit, stored.provider_model.as_deref()),
+        (5, Some("gpt-4o-mini"))
     );
     assert_eq!(stored, edited);
     assert!(store
@@ -535,7 +539,10 @@ async fn tiers_are_ordered_and_unique(store: &dyn Store) {
             project_id: project.id,
             name: name.into(),
             sort_order: order,
-            overrides: serde_json::json!({"rpm_limit": order * 10 + 10}),
+            overrides: SettingsPatch {
+                rpm_limit: Some(order * 10 + 10),
+                ..SettingsPatch::default()
+            },
             created_at: now,
             updated_at: now,
         };
@@ -554,7 +561,7 @@ async fn tiers_are_ordered_and_unique(store: &dyn Store) {
         project_id: project.id,
         name: "gold".into(),
         sort_order: 5,
-        overrides: serde_json::json!({}),
+        overrides: SettingsPatch::default(),
         created_at: now,
         updated_at: now,
     };

@@ -2,13 +2,14 @@
 //! then command-line flags (clap reads the last two). `validate` names every problem.
 
 use anyhow::{bail, Context};
-use behest_gateway::upstream::{resolve_model, ProviderEndpoint, UpstreamConfig};
-use behest_providers::Provider;
+use behest_gateway::upstream::{ProviderEndpoint, UpstreamConfig};
+use behest_providers::{ModelRegistry, Provider};
 use clap::Args;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Args, Debug, Clone, Default)]
@@ -52,6 +53,9 @@ pub struct ServeArgs {
     /// Redis for the live state shared by replicas [default: in-process].
     #[arg(long, env = "BEHEST_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// A TOML model catalog extending (and, for ids it repeats, overriding) the built-in one.
+    #[arg(long, env = "BEHEST_MODELS_FILE")]
+    pub models_file: Option<PathBuf>,
     /// Create (once) a demo account, project and API key, and print how to use them.
     #[arg(long)]
     pub demo: bool,
@@ -77,6 +81,7 @@ pub struct FileConfig {
     pub default_model: Option<String>,
     pub accepted_issuers: Option<Vec<String>>,
     pub drain_secs: Option<u64>,
+    pub models_file: Option<PathBuf>,
     #[serde(default)]
     pub dns: DnsFileConfig,
     #[serde(default)]
@@ -100,6 +105,8 @@ pub struct UpstreamFileConfig {
 pub struct ProviderFileConfig {
     pub api_key: Option<String>,
     pub base_url: Option<String>,
+    /// A self-hosted server that needs no key (vLLM, llama.cpp, Ollama).
+    pub keyless: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -136,11 +143,14 @@ pub struct Settings {
     pub upstream: UpstreamConfig,
     pub redis_url: Option<String>,
     pub redis_namespace: String,
+    pub models: Arc<ModelRegistry>,
     pub demo: bool,
 }
 
 /// The platform providers: `[providers.<type>]` in the file, overridden per field by
-/// `BEHEST_PROVIDER_<TYPE>_API_KEY` / `BEHEST_PROVIDER_<TYPE>_BASE_URL`.
+/// `BEHEST_PROVIDER_<TYPE>_API_KEY`, `_BASE_URL` and `_KEYLESS`. A provider serves
+/// platform traffic with a key, or when marked keyless; a base URL alone only says where
+/// it lives.
 fn providers(
     file: &BTreeMap<String, ProviderFileConfig>,
     env: &dyn Fn(&str) -> Option<String>,
@@ -171,8 +181,34 @@ fn providers(
                 ));
             }
         }
-        if api_key.is_some() || base_url.is_some() {
-            out.insert(provider, ProviderEndpoint { api_key, base_url });
+        let keyless = match env(&format!("BEHEST_PROVIDER_{upper}_KEYLESS")) {
+            Some(raw) => match raw.trim() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                other => {
+                    problems.push(format!(
+                        "BEHEST_PROVIDER_{upper}_KEYLESS: {other:?} is not true or false"
+                    ));
+                    false
+                }
+            },
+            None => from_file.keyless.unwrap_or(false),
+        };
+        if api_key.is_none() && !keyless && base_url.is_some() {
+            tracing::warn!(
+                %provider,
+                "a base URL but no API key: platform traffic will not use this provider (set keyless = true for a server that needs no key)"
+            );
+        }
+        if api_key.is_some() || base_url.is_some() || keyless {
+            out.insert(
+                provider,
+                ProviderEndpoint {
+                    api_key,
+                    base_url,
+                    keyless,
+                },
+            );
         }
     }
     out
@@ -268,12 +304,32 @@ impl Settings {
             .default_model
             .or(file.default_model)
             .unwrap_or_else(|| "behest/echo".to_owned());
-        match resolve_model(&default_model) {
+        let models_file = args.models_file.or(file.models_file);
+        let models = match &models_file {
+            None => ModelRegistry::builtin().clone(),
+            Some(path) => match std::fs::read_to_string(path) {
+                Err(err) => {
+                    problems.push(format!(
+                        "models_file: cannot read {}: {err}",
+                        path.display()
+                    ));
+                    ModelRegistry::builtin().clone()
+                }
+                Ok(text) => ModelRegistry::with_operator_file(&text).unwrap_or_else(|err| {
+                    problems.push(format!("models_file {}: {err}", path.display()));
+                    ModelRegistry::builtin().clone()
+                }),
+            },
+        };
+        match models.resolve(&default_model) {
             None => problems.push(format!(
                 "default_model: {default_model:?} is not a known model (or provider:model)"
             )),
             Some(route)
-                if route.provider != Provider::Echo && !providers.contains_key(&route.provider) =>
+                if route.provider != Provider::Echo
+                    && !providers
+                        .get(&route.provider)
+                        .is_some_and(ProviderEndpoint::is_usable) =>
             {
                 problems.push(format!(
                     "default_model: {default_model:?} needs provider {} to be configured",
@@ -328,6 +384,7 @@ impl Settings {
             upstream,
             redis_url,
             redis_namespace: file.redis_namespace.unwrap_or_else(|| "behest".to_owned()),
+            models: Arc::new(models),
             demo: args.demo,
         })
     }

@@ -1,35 +1,79 @@
-//! `serve --demo`: a ready-made account, project and API key on first start, reused on
-//! later starts, and the commands to try them printed to stdout. The demo key is kept
-//! in the data directory (mode 0600) because its plaintext cannot be shown twice.
+//! `serve --demo`: a ready-made account, project (echo model live, browsers at
+//! `http://localhost:3000` allowed) and API key of role `user` on first start, reused
+//! on later starts, and the commands to try them printed to stdout. Everything goes
+//! through the control plane's services, exactly as the API would do it. The demo key
+//! is kept in the data directory (mode 0600) because its plaintext cannot be shown
+//! twice.
 
 use crate::config::Settings;
 use anyhow::Context;
-use behest_auth::{api_key, password};
-use behest_core::settings::SettingsValues;
-use behest_core::Role;
-use behest_http::SiteDomain;
-use behest_store::{NewAccount, NewApiKey, NewProject, Project, Store};
+use behest_control::service::accounts::{self, LoginInput, SignupInput};
+use behest_control::service::api_keys::{self, CreateKeyInput};
+use behest_control::service::mint;
+use behest_control::service::projects::{self, CreateProjectInput};
+use behest_control::service::settings::{self, ModelInput};
+use behest_control::{Actor, ControlError, ControlState};
+use behest_core::{ErrorCode, Role};
 use std::net::SocketAddr;
+use uuid::Uuid;
 
 pub const EMAIL: &str = "demo@behest.local";
 pub const PASSWORD: &str = "behest-demo-password";
 const KEY_FILE: &str = "demo-api-key";
+const KEY_NAME: &str = "demo";
+const ORIGIN: &str = "http://localhost:3000";
 
 pub async fn prepare(
-    store: &dyn Store,
+    ctl: &ControlState,
     settings: &Settings,
-    site: &SiteDomain,
     addr: SocketAddr,
 ) -> anyhow::Result<()> {
-    let project = demo_project(store).await?;
-    let key = demo_key(store, settings, &project).await?;
+    let (session, tenant_id, created) = demo_account(ctl).await?;
+    let actor = Actor::User(session.user.clone());
+    let project = match projects::list(ctl, &actor, tenant_id)
+        .await?
+        .into_iter()
+        .next()
+    {
+        Some(project) => project,
+        None => {
+            projects::create(
+                ctl,
+                &actor,
+                tenant_id,
+                CreateProjectInput {
+                    name: Some("Demo".to_owned()),
+                },
+            )
+            .await?
+        }
+    };
+    if created {
+        // The draft → deploy lifecycle, as a tenant would run it.
+        let change = serde_json::json!({ "cors_origins": [ORIGIN] });
+        let change = change.as_object().cloned().unwrap_or_default();
+        settings::update(ctl, &actor, project.id, &change).await?;
+        settings::deploy(ctl, &actor, project.id).await?;
+        settings::set_model(
+            ctl,
+            &actor,
+            project.id,
+            ModelInput {
+                provider_model: Some(behest_providers::echo::ECHO_MODEL.to_owned()),
+            },
+        )
+        .await?;
+    }
+    let key = demo_key(ctl, &actor, settings, project.id).await?;
+    accounts::logout(ctl, &session).await?;
+
     let port = addr.port();
+    let site = &ctl.config.site;
     let host = format!("http://{}:{port}", site.prod_fqdn(&project.slug));
     println!(
-        "\nBehest demo is ready.\n\
-         \n  dashboard login  {EMAIL} / {PASSWORD}\
-         \n  project          {slug}  ({host})\
-         \n  API key          {key}\
+        "\nBehest demo is ready (its API key mints tokens of role user).\n\
+         \n  project   {slug}  ({host})\
+         \n  API key   {key}\
          \n\nMint a token for one of your users:\n\
          \n  curl -s {host}/v1/auth/mint \\\
          \n    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\
@@ -38,7 +82,7 @@ pub async fn prepare(
          \n  curl -sN {host}/v1/chat/completions \\\
          \n    -H 'Authorization: Bearer ACCESS_TOKEN' -H 'Content-Type: application/json' \\\
          \n    -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"Hello!\"}}], \"stream\": true}}'\
-         \n\nBrowsers at http://localhost:3000 are allowed (CORS). Without DNS for *.{domain},\
+         \n\nBrowsers at {ORIGIN} are allowed (CORS). Without DNS for *.{domain},\
          \nuse http://127.0.0.1:{port}/p/{slug}/v1/... instead of the project host.\n",
         slug = project.slug,
         domain = site.domain(),
@@ -46,92 +90,82 @@ pub async fn prepare(
     Ok(())
 }
 
-async fn demo_project(store: &dyn Store) -> anyhow::Result<Project> {
-    if let Some(user) = store.user_by_email(EMAIL).await? {
-        let memberships = store.memberships(user.id).await?;
-        for membership in memberships {
-            if let Some(project) = store
-                .projects(membership.tenant.id)
-                .await?
-                .into_iter()
-                .next()
-            {
-                return Ok(project);
-            }
+/// A session of the demo user, its tenant, and whether the account is new.
+async fn demo_account(ctl: &ControlState) -> anyhow::Result<(accounts::Session, Uuid, bool)> {
+    let signup = accounts::signup(
+        ctl,
+        SignupInput {
+            email: Some(EMAIL.to_owned()),
+            password: Some(PASSWORD.to_owned()),
+            tenant_name: Some("Demo".to_owned()),
+        },
+    )
+    .await;
+    let (token, created) = match signup {
+        Ok(view) => (view.session_token, true),
+        Err(ControlError::Refused {
+            code: ErrorCode::EmailTaken,
+            ..
+        }) => {
+            let login = accounts::login(
+                ctl,
+                LoginInput {
+                    email: Some(EMAIL.to_owned()),
+                    password: Some(PASSWORD.to_owned()),
+                },
+            )
+            .await
+            .context("the demo account exists with another password; remove the data directory to start over")?;
+            (login.session_token, false)
         }
-        anyhow::bail!(
-            "the demo account exists but has no project; remove the data directory to start over"
-        );
-    }
-    let password_hash = tokio::task::spawn_blocking(|| password::hash(PASSWORD))
-        .await?
-        .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
-    let (_, tenant) = store
-        .create_account(NewAccount {
-            email: EMAIL.to_owned(),
-            password_hash,
-            tenant_name: "Demo".to_owned(),
-        })
-        .await?;
-    let settings = SettingsValues {
-        cors_origins: vec!["http://localhost:3000".to_owned()],
-        ..SettingsValues::default()
+        Err(other) => return Err(other.into()),
     };
-    let project = store
-        .create_project(NewProject {
-            tenant_id: tenant.id,
-            name: "Demo".to_owned(),
-            slug: behest_core::slug::random(),
-            active_limit: tenant.plan.active_project_limit(),
-            settings: serde_json::to_value(settings)?,
-        })
-        .await?;
-    // Deployed at once, with the echo model live: the demo works with no provider key.
-    store
-        .update_settings(
-            project.id,
-            Box::new(|row| {
-                row.deployed = Some(row.draft.clone());
-                row.provider_model = Some(behest_providers::echo::ECHO_MODEL.to_owned());
-                row.deployed_at = Some(behest_store::now());
-                Ok(())
-            }),
-        )
-        .await?;
-    Ok(project)
+    let session = accounts::session(ctl, &token).await?;
+    let me = accounts::me(ctl, &Actor::User(session.user.clone())).await?;
+    let tenant = me
+        .tenants
+        .first()
+        .map(|t| t.id)
+        .context("the demo account has no tenant; remove the data directory to start over")?;
+    Ok((session, tenant, created))
 }
 
+/// The saved demo key if it is still valid and of role `user`; otherwise a new one
+/// (and earlier demo keys of a higher role, from older versions, are revoked).
 async fn demo_key(
-    store: &dyn Store,
+    ctl: &ControlState,
+    actor: &Actor,
     settings: &Settings,
-    project: &Project,
+    project_id: Uuid,
 ) -> anyhow::Result<String> {
     let path = settings.data_dir.join(KEY_FILE);
     if let Ok(saved) = std::fs::read_to_string(&path) {
         let saved = saved.trim().to_owned();
-        if let Ok(hash) = api_key::lookup_hash(&saved) {
-            let active = store
-                .api_key_by_hash(&hash)
-                .await?
-                .is_some_and(|k| k.revoked_at.is_none());
-            if active {
+        if let Ok(holder) = mint::authenticate(ctl, Some(&saved), None).await {
+            if holder.role() == Role::User && holder.project_id() == project_id {
                 return Ok(saved);
             }
         }
     }
-    let generated = api_key::generate();
-    store
-        .create_api_key(NewApiKey {
-            project_id: project.id,
-            name: Some("demo".to_owned()),
-            role: Role::Admin,
-            key_hash: generated.hash,
-        })
-        .await?;
+    for old in api_keys::list(ctl, actor, project_id).await? {
+        if old.name.as_deref() == Some(KEY_NAME) && old.role != Role::User.as_str() {
+            api_keys::revoke(ctl, actor, project_id, old.id).await?;
+        }
+    }
+    let created = api_keys::create(
+        ctl,
+        actor,
+        project_id,
+        CreateKeyInput {
+            name: Some(KEY_NAME.to_owned()),
+            role: Some(Role::User.as_str().to_owned()),
+        },
+    )
+    .await?;
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-    write_private(&path, &generated.plaintext)?;
-    Ok(generated.plaintext)
+    write_private(&path, &created.api_key)?;
+    Ok(created.api_key)
 }
 
 fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {

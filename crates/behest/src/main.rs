@@ -4,6 +4,7 @@
 
 mod config;
 mod demo;
+mod outcomes;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -29,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway (control plane, data plane) until SIGTERM/SIGINT.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending store migrations and exit.
     Migrate(StoreArgs),
     /// Manage the platform's token signing keys.
@@ -64,7 +65,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         let command = tokio::spawn(async move {
             match cli.command {
-                Command::Serve(args) => serve::run(args).await,
+                Command::Serve(args) => serve::run(*args).await,
                 Command::Migrate(args) => serve::migrate(args).await,
                 Command::Keys {
                     action: KeysCommand::Rotate(args),

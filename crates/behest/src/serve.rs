@@ -4,7 +4,8 @@
 use crate::config::{self, LogFormat, ServeArgs, Settings, StoreArgs};
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
-use behest_auth::keyring::{self, Keyring};
+use behest_auth::keyring::Keyring;
+use behest_control::platform_keys;
 use behest_control::provisioning::{LocalProvisioner, Worker, WorkerConfig};
 use behest_control::{ChangeFeed, ControlConfig, ControlState};
 use behest_gateway::directory::Directory;
@@ -30,12 +31,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&settings.database_url).await?;
     store.migrate().await.context("migrating the store")?;
     let keyring = Arc::new(
-        Keyring::load_or_init(store.as_ref())
+        platform_keys::load_or_init(store.as_ref())
             .await
             .context("loading the platform signing keys")?,
     );
     let site = SiteDomain::new(&settings.domain);
-    let directory = Arc::new(Directory::default());
+    let directory = Arc::new(Directory::new(settings.default_model.clone()));
     let live: Arc<dyn LiveState> = match &settings.redis_url {
         Some(url) => Arc::new(
             RedisLive::connect(url, &settings.redis_namespace)
@@ -59,12 +60,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let gateway = GatewayState::new(
         GatewayConfig {
             upstream: settings.upstream.clone(),
-            default_model: settings.default_model.clone(),
             accepted_issuers: settings.accepted_issuers.clone(),
             drain: settings.drain,
+            models: settings.models.clone(),
         },
         directory.clone(),
         keyring.clone(),
+        Arc::new(crate::outcomes::LogOutcomes),
         shutdown.clone(),
     )
     .context("building the upstream HTTP client")?;
@@ -76,7 +78,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             issuer: settings.issuer.clone(),
             admin_secret: settings.admin_secret.clone(),
             session_ttl: settings.session_ttl,
-            platform_providers: settings.upstream.providers.keys().copied().collect(),
+            platform_providers: settings
+                .upstream
+                .providers
+                .iter()
+                .filter(|(_, endpoint)| endpoint.is_usable())
+                .map(|(provider, _)| *provider)
+                .collect(),
+            models: settings.models.clone(),
         },
     )
     .with_change_feed(feed.clone());
@@ -111,8 +120,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let local = listener.local_addr().context("reading the bound address")?;
     if settings.demo {
-        crate::demo::prepare(store.as_ref(), &settings, &site, local).await?;
-        state.changes.changed().await.map_err(anyhow::Error::msg)?;
+        crate::demo::prepare(&state, &settings, local).await?;
     }
 
     let routes = behest_control::routes(state.clone())
@@ -189,7 +197,7 @@ pub async fn rotate_keys(args: StoreArgs) -> anyhow::Result<()> {
     let (_, url) = config::database_url(&args, &file);
     let store = open_store(&url).await?;
     store.migrate().await.context("migrating the store")?;
-    let kid = keyring::rotate(store.as_ref())
+    let kid = platform_keys::rotate(store.as_ref())
         .await
         .context("rotating the signing key")?;
     println!("new signing key: {kid}");
@@ -218,7 +226,7 @@ async fn reload_keys(
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        if let Err(err) = keyring.reload(store.as_ref()).await {
+        if let Err(err) = platform_keys::reload(store.as_ref(), &keyring).await {
             tracing::warn!(error = %err, "could not reload the signing keys; keeping the current ones");
         }
     }
@@ -244,7 +252,7 @@ impl LiveFeed {
     }
 
     async fn try_publish(&self) -> Result<(), String> {
-        let image = Directory::image_from_store(self.store.as_ref())
+        let image = behest_control::image::build(self.store.as_ref())
             .await
             .map_err(|err| format!("reading the store: {err}"))?;
         let current = self.live.read_all().await.map_err(|err| err.to_string())?;

@@ -13,6 +13,15 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Starts a demo server on `port` in `dir`; returns it and the (slug, key) it printed.
 async fn demo(dir: &std::path::Path, port: u16) -> (tokio::process::Child, String, String) {
+    let (child, slug, key, _) = demo_printing(dir, port).await;
+    (child, slug, key)
+}
+
+/// Like [`demo`], with everything it printed.
+async fn demo_printing(
+    dir: &std::path::Path,
+    port: u16,
+) -> (tokio::process::Child, String, String, String) {
     let mut child = tokio::process::Command::new(binary())
         .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
@@ -24,9 +33,11 @@ async fn demo(dir: &std::path::Path, port: u16) -> (tokio::process::Child, Strin
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut slug, mut key) = (String::new(), String::new());
+    let (mut slug, mut key, mut printed) = (String::new(), String::new(), String::new());
     tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.unwrap() {
+            printed.push_str(&line);
+            printed.push('\n');
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
                 ["project", s, ..] => slug = (*s).to_owned(),
@@ -38,7 +49,17 @@ async fn demo(dir: &std::path::Path, port: u16) -> (tokio::process::Child, Strin
     })
     .await
     .expect("the demo prints its instructions");
-    (child, slug, key)
+    (child, slug, key, printed)
+}
+
+/// The claims of a JWT, unverified (the JWKS check is the walkthrough's).
+fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,8 +70,10 @@ async fn the_demo_works_offline_and_keeps_its_key() {
         .local_addr()
         .unwrap()
         .port();
-    let (mut child, slug, key) = demo(dir.path(), port).await;
+    let (mut child, slug, key, printed) = demo_printing(dir.path(), port).await;
     assert!(key.starts_with("behest_sk_live_"), "{key}");
+    // It prints only what works: nothing serves a dashboard yet.
+    assert!(!printed.contains("dashboard"), "{printed}");
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}/p/{slug}/v1");
     let minted: Value = http
@@ -64,6 +87,18 @@ async fn the_demo_works_offline_and_keeps_its_key() {
         .await
         .unwrap();
     let token = minted["access_token"].as_str().unwrap();
+    // The demo key is a `user` key: what it mints for an end user is a `user` token,
+    // and it cannot mint a higher role.
+    assert_eq!(claims(token)["role"], "user");
+    assert_eq!(claims(token)["uid"], "user-123");
+    let admin = http
+        .post(format!("{base}/auth/mint"))
+        .bearer_auth(&key)
+        .json(&json!({"user_id": "user-123", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 403);
     let answer: Value = http
         .post(format!("{base}/chat/completions"))
         .bearer_auth(token)

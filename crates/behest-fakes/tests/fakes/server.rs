@@ -285,11 +285,28 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The example program, which `cargo test` (and nextest) builds beside the tests:
+/// `target/<profile>/examples/`, next to this test's `target/<profile>/deps/`.
+fn example_program() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let program = profile_dir.join("examples").join(format!(
+        "behest-fake-providers{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    assert!(
+        program.exists(),
+        "{} is missing: build the example first (cargo test builds it)",
+        program.display()
+    );
+    program
+}
+
 #[tokio::test]
-async fn binary_prints_listening_line_and_serves() {
+async fn program_prints_listening_line_and_serves() {
     use std::io::BufRead;
     let mut child = KillOnDrop(
-        std::process::Command::new(env!("CARGO_BIN_EXE_behest-fake-providers"))
+        std::process::Command::new(example_program())
             .args(["--listen", "127.0.0.1:0"])
             .stdout(std::process::Stdio::piped())
             .spawn()

@@ -1,4 +1,5 @@
-//! `behest-fake-providers [--listen ADDR]`: runs the fake provider server until killed.
+//! `cargo run -p behest-fakes --example behest-fake-providers -- [--listen ADDR]`: runs
+//! the fake provider server until killed.
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -1,9 +1,11 @@
-//! The platform keyring against a real SQLite store and real RSA keys.
+//! The platform keyring loaded from, rotated in and reloaded from a real SQLite store,
+//! with real RSA keys.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use behest_auth::claims::{Claims, AUDIENCE};
-use behest_auth::keyring::{self, Keyring};
+use behest_auth::keyring::Keyring;
+use behest_control::platform_keys::{load_or_init, reload, rotate};
 use behest_store::{PlatformKey, SqliteStore, Store};
 use chrono::Duration;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
@@ -51,8 +53,8 @@ fn verify_with_jwks(keyring: &Keyring, token: &str) -> Claims {
 #[tokio::test]
 async fn first_start_creates_one_key_and_later_starts_reuse_it() {
     let (_dir, store) = store().await;
-    let first = Keyring::load_or_init(&store).await.unwrap();
-    let second = Keyring::load_or_init(&store).await.unwrap();
+    let first = load_or_init(&store).await.unwrap();
+    let second = load_or_init(&store).await.unwrap();
     assert_eq!(first.signing_kid(), second.signing_kid());
     assert_eq!(store.platform_keys().await.unwrap().len(), 1);
     let jwks = first.jwks();
@@ -72,12 +74,12 @@ async fn first_start_creates_one_key_and_later_starts_reuse_it() {
 #[tokio::test]
 async fn rotation_keeps_the_old_key_published_until_its_tokens_expire() {
     let (_dir, store) = store().await;
-    let keyring = Keyring::load_or_init(&store).await.unwrap();
+    let keyring = load_or_init(&store).await.unwrap();
     let old_kid = keyring.signing_kid().unwrap();
     let old_token = keyring.sign(&claims()).unwrap();
 
-    let new_kid = keyring::rotate(&store).await.unwrap();
-    keyring.reload(&store).await.unwrap();
+    let new_kid = rotate(&store).await.unwrap();
+    reload(&store, &keyring).await.unwrap();
     assert_eq!(keyring.signing_kid(), Some(new_kid.clone()));
     let kids: Vec<String> = keyring.jwks().into_iter().map(|k| k.kid).collect();
     assert_eq!(kids, vec![new_kid.clone(), old_kid.clone()]);
@@ -97,7 +99,7 @@ async fn rotation_keeps_the_old_key_published_until_its_tokens_expire() {
         retired_at: None,
     };
     store.add_platform_key(&backdated, false).await.unwrap();
-    keyring.reload(&store).await.unwrap();
+    reload(&store, &keyring).await.unwrap();
     let kids: Vec<String> = keyring.jwks().into_iter().map(|k| k.kid).collect();
     assert_eq!(kids, vec![old_kid, "backdated".to_owned()]);
     assert!(keyring.decoding_key(&new_token_kid(&new_token)).is_none());

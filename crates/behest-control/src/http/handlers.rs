@@ -1,0 +1,444 @@
+//! The handlers: extract, call one service, render. No rule lives here.
+
+use super::{Admin, Dashboard};
+use crate::service::accounts::{self, LoginInput, SignupInput};
+use crate::service::api_keys::{self, CreateKeyInput};
+use crate::service::mint::{self as minting, MintInput};
+use crate::service::projects::{self, CreateProjectInput};
+use crate::service::settings::{self, ModelInput};
+use crate::service::signing_keys::{self, CreateSigningKeyInput};
+use crate::service::tenants::{self, CreateTenantInput, SetPlanInput};
+use crate::service::tiers::{self, TierInput};
+use crate::service::Actor;
+use crate::state::ControlState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use behest_core::ErrorCode;
+use behest_http::{
+    bearer_token, parse_json, parse_uuid, ApiError, ApiJson, ApiResult, OptionalJson, ProjectHint,
+};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+type Created<T> = ApiResult<(StatusCode, Json<T>)>;
+
+fn created<T>(view: T) -> (StatusCode, Json<T>) {
+    (StatusCode::CREATED, Json(view))
+}
+
+fn project_id(raw: &str) -> ApiResult<Uuid> {
+    parse_uuid(raw, "projectId")
+}
+
+fn tenant_id(raw: &str) -> ApiResult<Uuid> {
+    parse_uuid(raw, "tenantId")
+}
+
+// --- health and keys ------------------------------------------------------------------
+
+pub async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// 200 once the store is migrated and the workers run; 503 before, and while draining.
+pub async fn readyz(State(ctl): State<ControlState>) -> Response {
+    if ctl.is_ready() {
+        Json(json!({ "status": "ready" })).into_response()
+    } else {
+        ApiError::new(ErrorCode::NotReady, "not ready").into_response()
+    }
+}
+
+/// Every platform key still valid for verification. Cached only briefly, since a
+/// rotation brings in a new key; verifiers should also refetch on an unknown `kid`.
+pub async fn jwks(State(ctl): State<ControlState>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=60")],
+        Json(json!({ "keys": ctl.keyring.jwks() })),
+    )
+}
+
+/// The API key is checked before the body is even parsed.
+pub async fn mint(
+    State(ctl): State<ControlState>,
+    Extension(hint): Extension<ProjectHint>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<minting::MintView>> {
+    let holder = minting::authenticate(&ctl, bearer_token(&headers), hint.slug()).await?;
+    let input: MintInput = parse_json(&body)?;
+    Ok(Json(minting::mint(&ctl, &holder, input).await?))
+}
+
+// --- accounts and tenants ---------------------------------------------------------------
+
+pub async fn signup(
+    State(ctl): State<ControlState>,
+    ApiJson(input): ApiJson<SignupInput>,
+) -> Created<accounts::SignupView> {
+    Ok(created(accounts::signup(&ctl, input).await?))
+}
+
+pub async fn login(
+    State(ctl): State<ControlState>,
+    ApiJson(input): ApiJson<LoginInput>,
+) -> ApiResult<Json<accounts::SessionView>> {
+    Ok(Json(accounts::login(&ctl, input).await?))
+}
+
+pub async fn logout(State(ctl): State<ControlState>, caller: Dashboard) -> ApiResult<StatusCode> {
+    accounts::logout(&ctl, &caller.0).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn me(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+) -> ApiResult<Json<accounts::MeView>> {
+    Ok(Json(accounts::me(&ctl, &caller.actor()).await?))
+}
+
+pub async fn create_tenant(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    ApiJson(input): ApiJson<CreateTenantInput>,
+) -> Created<tenants::TenantView> {
+    Ok(created(
+        tenants::create(&ctl, &caller.actor(), input).await?,
+    ))
+}
+
+pub async fn set_plan(
+    State(ctl): State<ControlState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<SetPlanInput>,
+) -> ApiResult<Json<tenants::TenantView>> {
+    Ok(Json(
+        tenants::set_plan(&ctl, &Actor::Admin, tenant_id(&id)?, input).await?,
+    ))
+}
+
+// --- projects ---------------------------------------------------------------------------
+
+pub async fn list_projects(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        projects::list(&ctl, &caller.actor(), tenant_id(&id)?).await?,
+    ))
+}
+
+pub async fn create_project(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<CreateProjectInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(
+        projects::create(&ctl, &caller.actor(), tenant_id(&id)?, input).await?,
+    ))
+}
+
+pub async fn show_project(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        projects::show(&ctl, &caller.actor(), project_id(&id)?).await?,
+    ))
+}
+
+pub async fn provisioning(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        projects::provisioning(&ctl, &caller.actor(), project_id(&id)?).await?,
+    ))
+}
+
+pub async fn retry_provisioning(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        projects::retry_provisioning(&ctl, &caller.actor(), project_id(&id)?).await?,
+    ))
+}
+
+pub async fn suspend(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        projects::suspend(&ctl, &caller.actor(), project_id(&id)?).await?,
+    ))
+}
+
+// --- settings ---------------------------------------------------------------------------
+
+pub async fn get_settings(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        settings::get(&ctl, &caller.actor(), project_id(&id)?).await?,
+    ))
+}
+
+pub async fn put_settings(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+    ApiJson(change): ApiJson<Map<String, Value>>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        settings::update(&ctl, &caller.actor(), project_id(&id)?, &change).await?,
+    ))
+}
+
+pub async fn deploy(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        settings::deploy(&ctl, &caller.actor(), project_id(&id)?).await?,
+    ))
+}
+
+pub async fn discard_draft(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        settings::discard_draft(&ctl, &caller.actor(), project_id(&id)?).await?,
+    ))
+}
+
+pub async fn set_model(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ModelInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        settings::set_model(&ctl, &caller.actor(), project_id(&id)?, input).await?,
+    ))
+}
+
+pub async fn reset_model(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    settings::reset_model(&ctl, &caller.actor(), project_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn set_model_draft(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ModelInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        settings::set_model_draft(&ctl, &caller.actor(), project_id(&id)?, input).await?,
+    ))
+}
+
+pub async fn discard_model_draft(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    settings::discard_model_draft(&ctl, &caller.actor(), project_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn publish_model(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        settings::publish_model(&ctl, &caller.actor(), project_id(&id)?).await?,
+    ))
+}
+
+pub async fn memory(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        settings::memory(&ctl, &caller.actor(), project_id(&id)?).await?,
+    ))
+}
+
+// --- tiers ------------------------------------------------------------------------------
+
+pub async fn list_tiers(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        tiers::list(&ctl, &caller.actor(), project_id(&id)?).await?,
+    ))
+}
+
+pub async fn create_tier(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<TierInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(
+        tiers::create(&ctl, &caller.actor(), project_id(&id)?, input).await?,
+    ))
+}
+
+pub async fn update_tier(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path((id, tier)): Path<(String, String)>,
+    ApiJson(input): ApiJson<TierInput>,
+) -> ApiResult<impl IntoResponse> {
+    let tier = parse_uuid(&tier, "tierId")?;
+    Ok(Json(
+        tiers::update(&ctl, &caller.actor(), project_id(&id)?, tier, input).await?,
+    ))
+}
+
+pub async fn delete_tier(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path((id, tier)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let tier = parse_uuid(&tier, "tierId")?;
+    tiers::delete(&ctl, &caller.actor(), project_id(&id)?, tier).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn resolved_tier(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path((id, tier)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let tier = parse_uuid(&tier, "tierId")?;
+    Ok(Json(
+        tiers::show_resolved(&ctl, &caller.actor(), project_id(&id)?, tier).await?,
+    ))
+}
+
+// --- API keys ---------------------------------------------------------------------------
+
+pub async fn list_api_keys(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        api_keys::list(&ctl, &caller.actor(), project_id(&id)?).await?,
+    ))
+}
+
+pub async fn create_api_key(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+    OptionalJson(input): OptionalJson<CreateKeyInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(
+        api_keys::create(&ctl, &caller.actor(), project_id(&id)?, input).await?,
+    ))
+}
+
+pub async fn rotate_api_key(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let key = parse_uuid(&key, "keyId")?;
+    Ok(Json(
+        api_keys::rotate(&ctl, &caller.actor(), project_id(&id)?, key).await?,
+    ))
+}
+
+pub async fn revoke_api_key(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let key = parse_uuid(&key, "keyId")?;
+    Ok(Json(
+        api_keys::revoke(&ctl, &caller.actor(), project_id(&id)?, key).await?,
+    ))
+}
+
+pub async fn rotate_api_key_by_id(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(key): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let key = parse_uuid(&key, "keyId")?;
+    Ok(Json(
+        api_keys::rotate_by_id(&ctl, &caller.actor(), key).await?,
+    ))
+}
+
+pub async fn revoke_api_key_by_id(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(key): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let key = parse_uuid(&key, "keyId")?;
+    Ok(Json(
+        api_keys::revoke_by_id(&ctl, &caller.actor(), key).await?,
+    ))
+}
+
+// --- signing keys -----------------------------------------------------------------------
+
+pub async fn list_signing_keys(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        signing_keys::list(&ctl, &caller.actor(), tenant_id(&id)?).await?,
+    ))
+}
+
+pub async fn create_signing_key(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+    OptionalJson(input): OptionalJson<CreateSigningKeyInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(
+        signing_keys::create(&ctl, &caller.actor(), tenant_id(&id)?, input).await?,
+    ))
+}
+
+pub async fn revoke_signing_key(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path((id, kid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    signing_keys::revoke(&ctl, &caller.actor(), tenant_id(&id)?, &kid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

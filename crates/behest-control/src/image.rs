@@ -1,0 +1,55 @@
+//! Builds the live image from the store: one entry per project (its deployed policy
+//! and live model) and per active tenant signing key. The control plane is the image's
+//! only writer; the gateway only reads it (see `behest_core::image`).
+
+use behest_core::image::{ImageEntry, ProjectEntry, SigningKeyEntry};
+use behest_core::policy::ProjectPolicy;
+use behest_core::ProjectStatus;
+use behest_store::{SettingsRow, Store, StoreError};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The whole image, keyed as the live state keeps it.
+pub async fn build(store: &dyn Store) -> Result<HashMap<String, String>, StoreError> {
+    let (projects, settings, keys) = tokio::try_join!(
+        store.all_projects(),
+        store.all_settings(),
+        store.active_tenant_signing_keys(),
+    )?;
+    let mut settings_by_project: HashMap<Uuid, SettingsRow> = settings
+        .into_iter()
+        .map(|row| (row.project_id, row))
+        .collect();
+    let mut image = HashMap::new();
+    let entries = projects
+        .into_iter()
+        .map(|project| {
+            let row = settings_by_project.remove(&project.id);
+            let (deployed, model) = row.map_or((None, None), |r| (r.deployed, r.provider_model));
+            ImageEntry::Project(ProjectEntry {
+                id: project.id,
+                tenant_id: project.tenant_id,
+                slug: project.slug,
+                suspended: project.status == ProjectStatus::Suspended,
+                // Live traffic sees the deployed snapshot and the live model; a draft
+                // is never live.
+                policy: ProjectPolicy::new(deployed, model),
+            })
+        })
+        .chain(keys.into_iter().map(|key| {
+            ImageEntry::SigningKey(SigningKeyEntry {
+                kid: key.kid,
+                tenant_id: key.tenant_id,
+                public_key_pem: key.public_key_pem,
+            })
+        }));
+    for entry in entries {
+        match entry.encode() {
+            Ok((key, json)) => {
+                image.insert(key, json);
+            }
+            Err(err) => tracing::error!(error = %err, "cannot encode a live image entry"),
+        }
+    }
+    Ok(image)
+}

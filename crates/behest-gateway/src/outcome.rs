@@ -1,0 +1,409 @@
+//! The one request outcome. Every data-plane request ends in exactly one [`Outcome`]
+//! (status, error code, model, provider, tokens, timings, how it ended), handed to the
+//! [`OutcomeSink`] the binary wires: a log line today; usage records, settling of
+//! budget reservations and memory appends are further consumers.
+//!
+//! An [`OutcomeRecorder`] is opened when a request enters the pipeline and travels
+//! with it — into the stream body for a streamed answer. It is finished exactly once:
+//! explicitly on every ending the code knows of, or by its `Drop` when the request's
+//! future or stream is dropped first (the client went away), which records what had
+//! happened by then.
+
+use behest_core::ErrorCode;
+use behest_providers::{Provider, Usage};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// What the request asked the data plane for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    Embeddings,
+    Models,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::Embeddings => "embeddings",
+            Operation::Models => "models",
+        }
+    }
+}
+
+/// Where the request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// An app's browser or server, with a JWT.
+    Live,
+    /// The dashboard's playground, trying the draft settings.
+    Playground,
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The answer was delivered whole.
+    Complete,
+    /// Refused before any provider was called (authentication, validation, policy).
+    Refused,
+    /// The provider failed, timed out or broke off.
+    UpstreamFailed,
+    /// The client left before the answer was complete.
+    ClientGone,
+    /// The server's drain ran out while streaming.
+    Shutdown,
+}
+
+impl Ending {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ending::Complete => "complete",
+            Ending::Refused => "refused",
+            Ending::UpstreamFailed => "upstream_failed",
+            Ending::ClientGone => "client_gone",
+            Ending::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Where token counts came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// The provider reported them.
+    Reported,
+    /// Counted by us from what was streamed (the provider reported none).
+    Counted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tokens {
+    pub prompt: u64,
+    pub completion: u64,
+    pub total: u64,
+    pub source: TokenSource,
+}
+
+/// Who made the request, as far as it is known (an unauthenticated request has no uid).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Identity {
+    pub project_id: Option<Uuid>,
+    pub tenant_id: Option<Uuid>,
+    pub uid: Option<String>,
+    pub session_id: Option<String>,
+    pub thread_id: Option<String>,
+    pub end_user_id: Option<String>,
+    pub tier: Option<String>,
+}
+
+/// One data-plane request, as it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub trace_id: Option<Arc<str>>,
+    pub operation: Operation,
+    pub origin: Origin,
+    pub identity: Identity,
+    /// The HTTP status the client got (for a stream: 200, whatever came after).
+    pub status: u16,
+    pub error_code: Option<ErrorCode>,
+    pub ending: Ending,
+    pub model: Option<String>,
+    pub provider: Option<Provider>,
+    pub tokens: Option<Tokens>,
+    /// From the request's arrival to the first byte of the answer sent to the client.
+    pub time_to_first_byte: Option<Duration>,
+    /// Time spent waiting for the provider.
+    pub upstream_time: Duration,
+    /// Time spent inside Behest: the request's whole duration minus `upstream_time`.
+    pub behest_time: Duration,
+    pub total_time: Duration,
+}
+
+/// Receives every outcome, once. Called on the request's own task (and from `Drop`),
+/// so it must not block: buffer and hand off.
+pub trait OutcomeSink: Send + Sync + 'static {
+    fn record(&self, outcome: &Outcome);
+}
+
+/// A sink that drops everything (tests that do not look).
+pub struct DiscardOutcomes;
+
+impl OutcomeSink for DiscardOutcomes {
+    fn record(&self, _outcome: &Outcome) {}
+}
+
+/// The outcome of one request while it is under way.
+pub struct OutcomeRecorder {
+    sink: Arc<dyn OutcomeSink>,
+    started: Instant,
+    outcome: Outcome,
+    upstream_since: Option<Instant>,
+    /// Text streamed to the client so far, for counting tokens when the provider
+    /// reports none.
+    streamed_text: String,
+    prompt_estimate: u64,
+    finished: bool,
+}
+
+impl OutcomeRecorder {
+    pub fn begin(
+        sink: Arc<dyn OutcomeSink>,
+        operation: Operation,
+        origin: Origin,
+        started: Instant,
+        trace_id: Option<Arc<str>>,
+    ) -> OutcomeRecorder {
+        OutcomeRecorder {
+            sink,
+            started,
+            outcome: Outcome {
+                trace_id,
+                operation,
+                origin,
+                identity: Identity::default(),
+                status: 0,
+                error_code: None,
+                ending: Ending::ClientGone,
+                model: None,
+                provider: None,
+                tokens: None,
+                time_to_first_byte: None,
+                upstream_time: Duration::ZERO,
+                behest_time: Duration::ZERO,
+                total_time: Duration::ZERO,
+            },
+            upstream_since: None,
+            streamed_text: String::new(),
+            prompt_estimate: 0,
+            finished: false,
+        }
+    }
+
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub fn set_identity(&mut self, identity: Identity) {
+        self.outcome.identity = identity;
+    }
+
+    pub fn set_route(&mut self, model: &str, provider: Provider) {
+        self.outcome.model = Some(model.to_owned());
+        self.outcome.provider = Some(provider);
+    }
+
+    /// Our own estimate of the prompt's tokens, used when the provider reports none.
+    pub fn set_prompt_estimate(&mut self, tokens: u64) {
+        self.prompt_estimate = tokens;
+    }
+
+    /// The provider call begins.
+    pub fn upstream_started(&mut self) {
+        self.upstream_since = Some(Instant::now());
+    }
+
+    /// The provider call (or the part of it we wait for before answering) is over.
+    pub fn upstream_finished(&mut self) {
+        if let Some(since) = self.upstream_since.take() {
+            self.outcome.upstream_time += since.elapsed();
+        }
+    }
+
+    pub fn upstream_time(&self) -> Duration {
+        self.outcome.upstream_time
+    }
+
+    /// The first byte of the answer leaves for the client (only the first call counts).
+    pub fn first_byte(&mut self) {
+        if self.outcome.time_to_first_byte.is_none() {
+            self.outcome.time_to_first_byte = Some(self.started.elapsed());
+        }
+    }
+
+    /// Streamed answer text, counted if the provider reports no usage.
+    pub fn streamed(&mut self, text: &str) {
+        self.streamed_text.push_str(text);
+    }
+
+    pub fn set_usage(&mut self, usage: &Usage) {
+        self.outcome.tokens = Some(Tokens {
+            prompt: usage.prompt_tokens,
+            completion: usage.completion_tokens,
+            total: usage
+                .total_tokens
+                .max(usage.prompt_tokens + usage.completion_tokens),
+            source: TokenSource::Reported,
+        });
+    }
+
+    pub fn set_status(&mut self, status: u16) {
+        self.outcome.status = status;
+    }
+
+    /// The `Server-Timing` value for a response whose head is about to leave:
+    /// `behest;dur=…, upstream;dur=…` in milliseconds.
+    pub fn server_timing(&self) -> String {
+        let total = self.started.elapsed();
+        let upstream = self.outcome.upstream_time;
+        format!(
+            "behest;dur={:.3}, upstream;dur={:.3}",
+            ms(total.saturating_sub(upstream)),
+            ms(upstream)
+        )
+    }
+
+    /// Ends the request successfully with `status`.
+    pub fn complete(mut self, status: u16) {
+        self.outcome.status = status;
+        self.finish(Ending::Complete, None);
+    }
+
+    /// Ends the request with an error answered (before or after the provider).
+    pub fn fail(mut self, status: u16, code: ErrorCode, ending: Ending) {
+        if self.outcome.status == 0 {
+            self.outcome.status = status;
+        }
+        self.finish(ending, Some(code));
+    }
+
+    fn finish(&mut self, ending: Ending, code: Option<ErrorCode>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.upstream_finished();
+        let total = self.started.elapsed();
+        let outcome = &mut self.outcome;
+        outcome.ending = ending;
+        outcome.error_code = code;
+        outcome.total_time = total;
+        outcome.behest_time = total.saturating_sub(outcome.upstream_time);
+        if outcome.tokens.is_none() && (outcome.operation == Operation::Chat) {
+            let completion = behest_providers::tokens::count(&self.streamed_text);
+            if completion > 0 || self.prompt_estimate > 0 {
+                outcome.tokens = Some(Tokens {
+                    prompt: self.prompt_estimate,
+                    completion,
+                    total: self.prompt_estimate + completion,
+                    source: TokenSource::Counted,
+                });
+            }
+        }
+        self.sink.record(outcome);
+    }
+}
+
+impl Drop for OutcomeRecorder {
+    /// Dropped unfinished: the request's future or stream went away with the client.
+    fn drop(&mut self) {
+        if !self.finished {
+            if self.outcome.status == 0 {
+                // nginx's "client closed request": no response was sent.
+                self.outcome.status = 499;
+            }
+            self.finish(Ending::ClientGone, None);
+        }
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<Outcome>>);
+
+    impl OutcomeSink for Collect {
+        fn record(&self, outcome: &Outcome) {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(outcome.clone());
+        }
+    }
+
+    fn recorder(sink: &Arc<Collect>) -> OutcomeRecorder {
+        OutcomeRecorder::begin(
+            sink.clone(),
+            Operation::Chat,
+            Origin::Live,
+            Instant::now(),
+            None,
+        )
+    }
+
+    #[test]
+    fn finished_once_whatever_happens_after() {
+        let sink = Arc::new(Collect::default());
+        let mut r = recorder(&sink);
+        r.set_route("gpt-4o-mini", Provider::OpenAi);
+        r.complete(200);
+        let outcomes = sink.0.lock().unwrap();
+        assert_eq!(
+            outcomes.len(),
+            1,
+            "drop after complete records nothing more"
+        );
+        assert_eq!(
+            (outcomes[0].status, outcomes[0].ending),
+            (200, Ending::Complete)
+        );
+    }
+
+    #[test]
+    fn a_dropped_recorder_is_a_client_gone_with_the_streamed_tokens() {
+        let sink = Arc::new(Collect::default());
+        {
+            let mut r = recorder(&sink);
+            r.set_status(200);
+            r.set_prompt_estimate(12);
+            r.first_byte();
+            r.streamed("Hello there, how are you");
+        }
+        let outcomes = sink.0.lock().unwrap();
+        assert_eq!(outcomes.len(), 1);
+        let o = &outcomes[0];
+        assert_eq!((o.status, o.ending), (200, Ending::ClientGone));
+        let tokens = o.tokens.unwrap();
+        assert_eq!(tokens.source, TokenSource::Counted);
+        assert_eq!(tokens.prompt, 12);
+        assert!(tokens.completion > 0);
+        assert!(o.time_to_first_byte.is_some());
+    }
+
+    #[test]
+    fn dropped_before_any_answer_is_499() {
+        let sink = Arc::new(Collect::default());
+        drop(recorder(&sink));
+        assert_eq!(sink.0.lock().unwrap()[0].status, 499);
+    }
+
+    #[test]
+    fn upstream_time_is_kept_apart_from_ours() {
+        let sink = Arc::new(Collect::default());
+        let mut r = recorder(&sink);
+        r.upstream_started();
+        std::thread::sleep(Duration::from_millis(20));
+        r.upstream_finished();
+        let timing = r.server_timing();
+        assert!(timing.starts_with("behest;dur="), "{timing}");
+        let upstream: f64 = timing
+            .rsplit("upstream;dur=")
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        assert!(upstream >= 20.0, "{timing}");
+        r.fail(502, ErrorCode::UpstreamError, Ending::UpstreamFailed);
+        let o = &sink.0.lock().unwrap()[0];
+        assert!(o.upstream_time >= Duration::from_millis(20));
+        assert_eq!(o.behest_time + o.upstream_time, o.total_time);
+        assert_eq!(o.error_code, Some(ErrorCode::UpstreamError));
+    }
+}

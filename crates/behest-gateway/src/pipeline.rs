@@ -1,0 +1,594 @@
+//! The request pipeline, callable without HTTP: a [`Call`] (who, under which policy,
+//! in which context) goes in, an [`Answer`] (JSON, a stream, or an error — each with its
+//! `Server-Timing`) comes out, and exactly one outcome is recorded on the way. The HTTP
+//! handlers only parse and render; the playground calls [`complete`] in process with
+//! the draft's policy.
+//!
+//! The stages of a chat completion, in order (each a plain function below):
+//! 1. **gate** — a suspended project serves nothing ([`gate`]).
+//! 2. **admit** — rate limits and budgets (the policy issue).
+//! 3. **guard** — sentinel, then PII (the policy issue).
+//! 4. **compose** — the policy's system prompt first ([`compose`]).
+//! 5. **dispatch** — the model's provider and credentials ([`GatewayState::route`]),
+//!    the upstream call, JSON or the streaming relay ([`dispatch`]).
+//! 6. **account** — the outcome, to the sink ([`crate::outcome`]).
+//!
+//! Embeddings and the model list run the same gate, route and outcome.
+
+use crate::outcome::{Ending, Identity, Operation, Origin, OutcomeRecorder};
+use crate::sse::{self, Relay};
+use crate::upstream::{upstream_error, Credentials};
+use crate::verify::Principal;
+use crate::GatewayState;
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use behest_core::policy::EffectivePolicy;
+use behest_core::ErrorCode;
+use behest_http::ApiError;
+use behest_providers::{
+    echo, tokens, ChatRequest, EncodedRequest, Message, MessageContent, ModelRoute, Provider,
+    WireFormat,
+};
+use futures_util::stream::BoxStream;
+use serde_json::{json, Map, Value};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the request says about itself beyond its body, kept for usage and memory.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub session_id: Option<String>,
+    pub thread_id: Option<String>,
+    pub end_user_id: Option<String>,
+    pub trace_id: Option<Arc<str>>,
+    /// When the request arrived (the edge's clock): the start of Behest's own time.
+    pub started: Instant,
+    pub origin: Origin,
+}
+
+impl RequestContext {
+    /// A context for a call made in process (the playground).
+    pub fn in_process(origin: Origin) -> RequestContext {
+        RequestContext {
+            session_id: None,
+            thread_id: None,
+            end_user_id: None,
+            trace_id: None,
+            started: Instant::now(),
+            origin,
+        }
+    }
+}
+
+/// One authenticated request, ready to run.
+pub struct Call {
+    pub principal: Principal,
+    pub policy: Arc<EffectivePolicy>,
+    pub context: RequestContext,
+    outcome: OutcomeRecorder,
+}
+
+impl Call {
+    /// Refuses the call before the pipeline runs it (a body that does not parse).
+    pub fn refuse(self, error: ApiError) -> Answer {
+        refused(self.outcome, error)
+    }
+}
+
+/// The body of an answer.
+pub enum AnswerBody {
+    Json(Bytes),
+    Stream(BoxStream<'static, Result<Bytes, Infallible>>),
+    Error(ApiError),
+}
+
+/// What the pipeline answers, with the `Server-Timing` of the moment its head left.
+pub struct Answer {
+    pub body: AnswerBody,
+    pub server_timing: String,
+}
+
+impl Answer {
+    pub fn error(&self) -> Option<&ApiError> {
+        match &self.body {
+            AnswerBody::Error(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let mut response = match self.body {
+            AnswerBody::Json(bytes) => {
+                let mut response = Response::new(Body::from(bytes));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            }
+            AnswerBody::Stream(stream) => sse::sse_response(stream),
+            AnswerBody::Error(err) => err.into_response(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&self.server_timing) {
+            response.headers_mut().insert("server-timing", value);
+        }
+        response
+    }
+}
+
+/// A refusal, recorded as the request's outcome.
+pub fn refused(outcome: OutcomeRecorder, error: ApiError) -> Answer {
+    let server_timing = outcome.server_timing();
+    let ending = if is_upstream_failure(error.code) {
+        Ending::UpstreamFailed
+    } else {
+        Ending::Refused
+    };
+    outcome.fail(error.code.status(), error.code, ending);
+    Answer {
+        body: AnswerBody::Error(error),
+        server_timing,
+    }
+}
+
+fn is_upstream_failure(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::UpstreamError
+            | ErrorCode::UpstreamRejected
+            | ErrorCode::UpstreamRateLimited
+            | ErrorCode::UpstreamTimeout
+    )
+}
+
+impl GatewayState {
+    /// Opens the outcome of a request (before it is even authenticated).
+    pub fn begin(&self, operation: Operation, context: &RequestContext) -> OutcomeRecorder {
+        OutcomeRecorder::begin(
+            self.outcomes(),
+            operation,
+            context.origin,
+            context.started,
+            context.trace_id.clone(),
+        )
+    }
+
+    /// The call of an authenticated principal under the project's live policy for its
+    /// tier.
+    pub fn call(
+        &self,
+        principal: Principal,
+        context: RequestContext,
+        outcome: OutcomeRecorder,
+    ) -> Call {
+        let policy = principal.policy().clone();
+        self.call_with_policy(principal, policy, context, outcome)
+    }
+
+    /// A call under an explicit policy: the playground runs the draft's.
+    pub fn call_with_policy(
+        &self,
+        principal: Principal,
+        policy: Arc<EffectivePolicy>,
+        mut context: RequestContext,
+        mut outcome: OutcomeRecorder,
+    ) -> Call {
+        if context.session_id.is_none() {
+            context.session_id.clone_from(&principal.session_id);
+        }
+        outcome.set_identity(Identity {
+            project_id: Some(principal.project.id),
+            tenant_id: Some(principal.project.tenant_id),
+            uid: Some(principal.uid.clone()),
+            session_id: context.session_id.clone(),
+            thread_id: context.thread_id.clone(),
+            end_user_id: context.end_user_id.clone(),
+            tier: policy.tier.clone(),
+        });
+        Call {
+            principal,
+            policy,
+            context,
+            outcome,
+        }
+    }
+
+    /// Where `model` is served and with which credentials (`None` for echo): the
+    /// platform's for now; a tenant's own key later takes precedence here.
+    pub fn route(&self, model: &str) -> Result<(ModelRoute, Option<Credentials>), ApiError> {
+        let route = self.models().resolve(model).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UpstreamError,
+                format!("model {model:?} is not known to this gateway"),
+            )
+        })?;
+        if route.provider == Provider::Echo {
+            return Ok((route, None));
+        }
+        let credentials = self.upstreams().platform(route.provider).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UpstreamError,
+                format!(
+                    "provider {} is not configured on this gateway",
+                    route.provider
+                ),
+            )
+        })?;
+        Ok((route, Some(credentials.clone())))
+    }
+}
+
+/// **gate**: a suspended project serves nothing.
+pub fn gate(principal: &Principal) -> Result<(), ApiError> {
+    if principal.project.suspended {
+        return Err(ApiError::forbidden("project is suspended"));
+    }
+    Ok(())
+}
+
+/// **compose**: the policy's system prompt goes first, before the request's own.
+pub fn compose(policy: &EffectivePolicy, request: &mut ChatRequest) {
+    if let Some(prompt) = &policy.system_prompt {
+        request.messages.insert(
+            0,
+            Message {
+                role: "system".to_owned(),
+                content: Some(MessageContent::Text(prompt.clone())),
+                ..Message::default()
+            },
+        );
+    }
+}
+
+fn validate(request: &ChatRequest) -> Result<(), ApiError> {
+    if request.messages.is_empty() {
+        return Err(ApiError::validation(
+            "messages",
+            "messages must not be empty",
+        ));
+    }
+    if request.n == Some(0) {
+        return Err(ApiError::validation("n", "n must be at least 1"));
+    }
+    if request.stream_options.is_some() && !request.is_stream() {
+        return Err(ApiError::validation(
+            "stream_options",
+            "stream_options is only allowed with stream: true",
+        ));
+    }
+    Ok(())
+}
+
+/// Runs a chat completion through every stage.
+pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatRequest) -> Answer {
+    let Call {
+        principal,
+        policy,
+        mut outcome,
+        ..
+    } = call;
+    let prepared = (|| {
+        gate(&principal)?;
+        validate(&request)?;
+        let (route, credentials) = gateway.route(&policy.model)?;
+        compose(&policy, &mut request);
+        request.model = Some(route.model.clone());
+        Ok::<_, ApiError>((route, credentials))
+    })();
+    let (route, credentials) = match prepared {
+        Ok(prepared) => prepared,
+        Err(err) => return refused(outcome, err),
+    };
+    outcome.set_route(&route.model, route.provider);
+    outcome.set_prompt_estimate(tokens::prompt(&request));
+    dispatch(gateway, outcome, &request, &route, credentials.as_ref()).await
+}
+
+/// **dispatch**: the echo model in process, or the provider over HTTP.
+async fn dispatch(
+    gateway: &GatewayState,
+    mut outcome: OutcomeRecorder,
+    request: &ChatRequest,
+    route: &ModelRoute,
+    credentials: Option<&Credentials>,
+) -> Answer {
+    let Some(credentials) = credentials else {
+        return dispatch_echo(outcome, request, route);
+    };
+    let provider = route.provider;
+    let Some(wire) = provider.wire_format() else {
+        return refused(outcome, ApiError::internal("provider without wire format"));
+    };
+    let encoded = match wire.encode_request(request, &route.upstream_model) {
+        Ok(encoded) => encoded,
+        Err(err) => return refused(outcome, upstream_error(provider, &err, None)),
+    };
+    outcome.upstream_started();
+    let upstream = match gateway.upstreams().send(credentials, &encoded).await {
+        Ok(upstream) => upstream,
+        Err(err) => return refused(outcome, err),
+    };
+    if request.is_stream() {
+        outcome.upstream_finished();
+        let server_timing = outcome.server_timing();
+        let config = gateway.upstreams().config();
+        let decoder = wire.stream_decoder(&route.model, request.wants_stream_usage());
+        let relay = Relay {
+            provider,
+            idle_timeout: config.idle_timeout,
+            shutdown: gateway.shutdown_token(),
+            drain: gateway.drain(),
+        };
+        return Answer {
+            body: AnswerBody::Stream(Box::pin(sse::relay(
+                upstream.response,
+                decoder,
+                relay,
+                outcome,
+            ))),
+            server_timing,
+        };
+    }
+    let status = upstream.response.status().as_u16();
+    let body = match gateway.upstreams().read_body(provider, upstream).await {
+        Ok(body) => body,
+        Err(err) => return refused(outcome, err),
+    };
+    outcome.upstream_finished();
+    if wire == WireFormat::OpenAiCompatible {
+        // Already in the client's format: relay the bytes, once they prove to be a
+        // completion (checked, and its usage read, without building a JSON tree).
+        if let Ok(parsed) = serde_json::from_slice::<UsageOnly>(&body) {
+            if let Some(usage) = &parsed.usage {
+                outcome.set_usage(usage);
+            }
+            return answered(outcome, body);
+        }
+    }
+    let mut completion = match wire.decode_response(status, &body) {
+        Ok(completion) => completion,
+        Err(err) => return refused(outcome, upstream_error(provider, &err, None)),
+    };
+    if completion.model.is_empty() {
+        completion.model = route.model.clone();
+    }
+    if let Some(usage) = &completion.usage {
+        outcome.set_usage(usage);
+    }
+    match serde_json::to_vec(&completion) {
+        Ok(bytes) => answered(outcome, Bytes::from(bytes)),
+        Err(err) => refused(outcome, ApiError::internal(err)),
+    }
+}
+
+fn dispatch_echo(outcome: OutcomeRecorder, request: &ChatRequest, route: &ModelRoute) -> Answer {
+    let provider_error = |err| upstream_error(Provider::Echo, &err, None);
+    if request.is_stream() {
+        match echo::stream(request, &route.model) {
+            Ok(chunks) => {
+                let server_timing = outcome.server_timing();
+                Answer {
+                    body: AnswerBody::Stream(Box::pin(sse::from_chunks(chunks, outcome))),
+                    server_timing,
+                }
+            }
+            Err(err) => refused(outcome, provider_error(err)),
+        }
+    } else {
+        match echo::respond(request, &route.model) {
+            Ok(response) => {
+                let mut outcome = outcome;
+                if let Some(usage) = &response.usage {
+                    outcome.set_usage(usage);
+                }
+                match serde_json::to_vec(&response) {
+                    Ok(bytes) => answered(outcome, Bytes::from(bytes)),
+                    Err(err) => refused(outcome, ApiError::internal(err)),
+                }
+            }
+            Err(err) => refused(outcome, provider_error(err)),
+        }
+    }
+}
+
+/// A whole JSON answer, recorded as complete.
+fn answered(mut outcome: OutcomeRecorder, body: Bytes) -> Answer {
+    outcome.first_byte();
+    let server_timing = outcome.server_timing();
+    outcome.complete(StatusCode::OK.as_u16());
+    Answer {
+        body: AnswerBody::Json(body),
+        server_timing,
+    }
+}
+
+/// The part of a completion the gateway reads (usage, for accounting); everything
+/// else is skipped without allocating.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct UsageOnly {
+    /// Required: an error object in a 200 is not relayed as a completion.
+    choices: serde::de::IgnoredAny,
+    usage: Option<behest_providers::Usage>,
+}
+
+/// Dimensions of the echo provider's vectors.
+const ECHO_DIMENSIONS: usize = 8;
+
+/// `POST /v1/embeddings`, through the same gate, route and outcome as chat. The request
+/// names its embedding model (`text-embedding-3-small`, or `provider:model`); without a
+/// provider prefix it goes to the provider of the policy's chat model.
+pub async fn embed(gateway: &GatewayState, call: Call, mut request: Map<String, Value>) -> Answer {
+    let Call {
+        principal,
+        policy,
+        mut outcome,
+        ..
+    } = call;
+    let prepared =
+        (|| {
+            gate(&principal)?;
+            let inputs = embedding_inputs(&request)?;
+            let requested = request
+                .get("model")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::validation("model", "model is required for embeddings"))?;
+            let explicit = requested
+                .split_once(':')
+                .and_then(|(p, m)| Some((p.parse::<Provider>().ok()?, m.to_owned())));
+            let (provider, model) = match explicit {
+                Some(pair) => pair,
+                None => (gateway.route(&policy.model)?.0.provider, requested.clone()),
+            };
+            if provider != Provider::Echo
+                && provider.wire_format() != Some(WireFormat::OpenAiCompatible)
+            {
+                return Err(ApiError::validation(
+                    "model",
+                    format!("embeddings are not available for provider {provider}"),
+                ));
+            }
+            let credentials =
+                match provider {
+                    Provider::Echo => None,
+                    _ => Some(gateway.upstreams().platform(provider).cloned().ok_or_else(
+                        || {
+                            ApiError::new(
+                                ErrorCode::UpstreamError,
+                                format!("provider {provider} is not configured on this gateway"),
+                            )
+                        },
+                    )?),
+                };
+            Ok::<_, ApiError>((inputs, requested, provider, model, credentials))
+        })();
+    let (inputs, requested, provider, model, credentials) = match prepared {
+        Ok(prepared) => prepared,
+        Err(err) => return refused(outcome, err),
+    };
+    outcome.set_route(&requested, provider);
+    let Some(credentials) = credentials else {
+        let body = echo_embeddings(&inputs, &requested);
+        if let Some(usage) = body
+            .get("usage")
+            .and_then(|u| serde_json::from_value(u.clone()).ok())
+        {
+            outcome.set_usage(&usage);
+        }
+        return match serde_json::to_vec(&body) {
+            Ok(bytes) => answered(outcome, Bytes::from(bytes)),
+            Err(err) => refused(outcome, ApiError::internal(err)),
+        };
+    };
+    request.insert("model".to_owned(), Value::String(model));
+    let encoded = EncodedRequest {
+        path: "/embeddings".to_owned(),
+        body: Value::Object(request),
+        stream: false,
+    };
+    outcome.upstream_started();
+    let upstream = match gateway.upstreams().send(&credentials, &encoded).await {
+        Ok(upstream) => upstream,
+        Err(err) => return refused(outcome, err),
+    };
+    let bytes = match gateway.upstreams().read_body(provider, upstream).await {
+        Ok(bytes) => bytes,
+        Err(err) => return refused(outcome, err),
+    };
+    outcome.upstream_finished();
+    match serde_json::from_slice::<EmbeddingUsage>(&bytes) {
+        Ok(parsed) => {
+            if let Some(usage) = &parsed.usage {
+                outcome.set_usage(usage);
+            }
+            answered(outcome, bytes)
+        }
+        Err(_) => refused(
+            outcome,
+            ApiError::new(
+                ErrorCode::UpstreamError,
+                format!("{provider}: the embeddings answer is not JSON"),
+            ),
+        ),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct EmbeddingUsage {
+    usage: Option<behest_providers::Usage>,
+}
+
+fn embedding_inputs(request: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
+    let invalid = || {
+        ApiError::validation(
+            "input",
+            "input must be a non-empty string or array of strings",
+        )
+    };
+    match request.get("input") {
+        Some(Value::String(text)) if !text.is_empty() => Ok(vec![text.clone()]),
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(invalid)
+            })
+            .collect(),
+        _ => Err(invalid()),
+    }
+}
+
+/// A deterministic unit-length vector per input (FNV-1a bytes spread over dimensions).
+fn echo_embeddings(inputs: &[String], model: &str) -> Value {
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let mut acc = [0f64; ECHO_DIMENSIONS];
+            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+            for (i, byte) in text.bytes().enumerate() {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+                acc[i % ECHO_DIMENSIONS] += (hash % 1000) as f64 / 1000.0 - 0.5;
+            }
+            let norm = acc.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::EPSILON);
+            json!({"object": "embedding", "index": index, "embedding": acc.iter().map(|v| v / norm).collect::<Vec<_>>()})
+        })
+        .collect();
+    let tokens: u64 = inputs.iter().map(|t| tokens::count(t)).sum();
+    json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+}
+
+/// `GET /v1/models`: the model this call's policy uses, in OpenAI's list shape.
+pub fn models(gateway: &GatewayState, call: Call) -> Answer {
+    let Call {
+        principal,
+        policy,
+        mut outcome,
+        ..
+    } = call;
+    let route = match gate(&principal).and_then(|()| gateway.route(&policy.model)) {
+        Ok((route, _)) => route,
+        Err(err) => return refused(outcome, err),
+    };
+    outcome.set_route(&route.model, route.provider);
+    let body = json!({
+        "object": "list",
+        "data": [{
+            "id": route.model,
+            "object": "model",
+            "created": 0,
+            "owned_by": route.provider.as_str(),
+        }],
+    });
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => answered(outcome, Bytes::from(bytes)),
+        Err(err) => refused(outcome, ApiError::internal(err)),
+    }
+}
