@@ -81,10 +81,14 @@ window.behestChat = async ({ baseURL, token, sessionId, threadId, timeoutMs }) =
       maxRetries: 0,
       defaultHeaders: { 'X-Session-Id': sessionId, 'X-Thread-Id': threadId },
     });
-    const stream = await openai.chat.completions.create(
-      { messages: [{ role: 'user', content: 'Hello from the browser' }], stream: true },
-      { signal: controller.signal },
-    );
+    const { data: stream, response } = await openai.chat.completions
+      .create(
+        { messages: [{ role: 'user', content: 'Hello from the browser' }], stream: true },
+        { signal: controller.signal },
+      )
+      .withResponse();
+    // The gateway's own timing, as a web app (and DevTools) reads it.
+    result.serverTiming = response.headers.get('server-timing');
     for await (const chunk of stream) {
       result.chunks += 1;
       const delta = chunk.choices[0]?.delta?.content;
@@ -97,6 +101,10 @@ window.behestChat = async ({ baseURL, token, sessionId, threadId, timeoutMs }) =
     }
     result.finished = true;
     result.ok = true;
+    result.resourceServerTiming = performance
+      .getEntriesByType('resource')
+      .filter((e) => e.name.includes('/chat/completions'))
+      .flatMap((e) => e.serverTiming.map((t) => t.name));
   } catch (err) {
     result.error = String(err?.message ?? err);
     result.errorName = err?.constructor?.name ?? err?.name ?? typeof err;
@@ -271,6 +279,8 @@ async function main() {
       text: a.text,
       chunks: a.chunks,
       finished: a.finished,
+      serverTiming: a.serverTiming ?? null,
+      resourceServerTiming: a.resourceServerTiming ?? [],
       ...(a.finishReason ? { finishReason: a.finishReason } : {}),
       ...(a.error ? { error: `${a.errorName}: ${a.error}`, status: a.status } : {}),
     },

@@ -131,7 +131,9 @@ fn allow(headers: &mut HeaderMap, policy: &CorsPolicy, origin: &str) {
             Err(_) => return,
         }
     };
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value.clone());
+    // Lets the page's Resource Timing (and DevTools) see `Server-Timing` too.
+    headers.insert("timing-allow-origin", value);
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
     if policy.allow_credentials {
         headers.insert(

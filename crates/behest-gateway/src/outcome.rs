@@ -140,6 +140,8 @@ pub struct OutcomeRecorder {
     started: Instant,
     outcome: Outcome,
     upstream_since: Option<Instant>,
+    /// Whether a provider was called at all (a failure after that is the provider's).
+    upstream_called: bool,
     /// Text streamed to the client so far, for counting tokens when the provider
     /// reports none.
     streamed_text: String,
@@ -175,6 +177,7 @@ impl OutcomeRecorder {
                 total_time: Duration::ZERO,
             },
             upstream_since: None,
+            upstream_called: false,
             streamed_text: String::new(),
             prompt_estimate: 0,
             finished: false,
@@ -202,6 +205,12 @@ impl OutcomeRecorder {
     /// The provider call begins.
     pub fn upstream_started(&mut self) {
         self.upstream_since = Some(Instant::now());
+        self.upstream_called = true;
+    }
+
+    /// Whether a provider was called for this request.
+    pub fn upstream_called(&self) -> bool {
+        self.upstream_called
     }
 
     /// The provider call (or the part of it we wait for before answering) is over.

@@ -123,7 +123,7 @@ impl IntoResponse for Answer {
 /// A refusal, recorded as the request's outcome.
 pub fn refused(outcome: OutcomeRecorder, error: ApiError) -> Answer {
     let server_timing = outcome.server_timing();
-    let ending = if is_upstream_failure(error.code) {
+    let ending = if outcome.upstream_called() {
         Ending::UpstreamFailed
     } else {
         Ending::Refused
@@ -133,16 +133,6 @@ pub fn refused(outcome: OutcomeRecorder, error: ApiError) -> Answer {
         body: AnswerBody::Error(error),
         server_timing,
     }
-}
-
-fn is_upstream_failure(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::UpstreamError
-            | ErrorCode::UpstreamRejected
-            | ErrorCode::UpstreamRateLimited
-            | ErrorCode::UpstreamTimeout
-    )
 }
 
 impl GatewayState {

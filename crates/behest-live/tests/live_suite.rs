@@ -1,40 +1,33 @@
 //! One suite, both implementations: the in-process one, and Redis from
-//! `BEHEST_TEST_REDIS_URL` (required when `CI` is set), each test in its own namespace.
+//! `BEHEST_TEST_REDIS_URL` or the machine's own (the Redis half is reported as skipped
+//! where there is none, except in CI), each test in its own namespace.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use behest_live::{InProcess, LiveState, RedisLive};
+use behest_testkit::{Need, Tests};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Two handles on one live state, as two gateway processes would have.
-async fn pair(backend: &str) -> Option<(Arc<dyn LiveState>, Arc<dyn LiveState>)> {
+async fn pair(backend: &str) -> (Arc<dyn LiveState>, Arc<dyn LiveState>) {
     match backend {
         "memory" => {
             let one: Arc<dyn LiveState> = Arc::new(InProcess::default());
-            Some((one.clone(), one))
+            (one.clone(), one)
         }
         _ => {
-            let Ok(url) = std::env::var("BEHEST_TEST_REDIS_URL") else {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "BEHEST_TEST_REDIS_URL must be set in CI"
-                );
-                eprintln!("skipping: BEHEST_TEST_REDIS_URL is not set");
-                return None;
-            };
+            let url = behest_testkit::redis_url().expect("Redis is a prerequisite");
             let namespace = format!("behest-test-{}", uuid::Uuid::new_v4().simple());
             let a = RedisLive::connect(&url, &namespace).await.unwrap();
             let b = RedisLive::connect(&url, &namespace).await.unwrap();
-            Some((Arc::new(a), Arc::new(b)))
+            (Arc::new(a), Arc::new(b))
         }
     }
 }
 
 async fn image_round_trip(backend: &str) {
-    let Some((a, b)) = pair(backend).await else {
-        return;
-    };
+    let (a, b) = pair(backend).await;
     a.write(
         vec![
             ("project:1".into(), "{\"v\":1}".into()),
@@ -59,9 +52,7 @@ async fn image_round_trip(backend: &str) {
 }
 
 async fn notifications_reach_every_handle(backend: &str) {
-    let Some((a, b)) = pair(backend).await else {
-        return;
-    };
+    let (a, b) = pair(backend).await;
     let mut on_b = b.changes();
     let mut on_a = a.changes();
     let started = std::time::Instant::now();
@@ -77,21 +68,18 @@ async fn notifications_reach_every_handle(backend: &str) {
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
-macro_rules! suite {
-    ($backend:ident) => {
-        mod $backend {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn image_round_trip() {
-                super::image_round_trip(stringify!($backend)).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn notifications_reach_every_handle() {
-                super::notifications_reach_every_handle(stringify!($backend)).await;
-            }
-        }
-    };
+fn main() -> std::process::ExitCode {
+    let mut tests = Tests::new();
+    for (backend, needs) in [("memory", &[][..]), ("redis", &[Need::Redis][..])] {
+        tests = tests
+            .add(&format!("{backend}::image_round_trip"), needs, move || {
+                image_round_trip(backend)
+            })
+            .add(
+                &format!("{backend}::notifications_reach_every_handle"),
+                needs,
+                move || notifications_reach_every_handle(backend),
+            );
+    }
+    tests.run()
 }
-
-suite!(memory);
-suite!(redis);

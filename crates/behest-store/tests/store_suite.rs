@@ -1,11 +1,13 @@
 //! One test suite, run against every backend: SQLite on a temporary file, PostgreSQL
-//! in a fresh schema of `BEHEST_TEST_DATABASE_URL` (required when `CI` is set).
+//! in a fresh schema of `BEHEST_TEST_DATABASE_URL` or of the machine's own server (the
+//! PostgreSQL half is reported as skipped where there is none, except in CI).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use behest_core::settings::{DeployedSnapshot, SettingsPatch, SettingsRejection, SettingsValues};
 use behest_core::{DnsStatus, MemberRole, Plan, ProjectStatus, Role};
 use behest_store::*;
+use behest_testkit::{Backend, Need, Tests};
 use chrono::{Duration, Utc};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -19,28 +21,28 @@ struct Harness {
 }
 
 impl Harness {
-    async fn sqlite() -> Option<Harness> {
+    async fn new(backend: Backend) -> Harness {
+        match backend {
+            Backend::Sqlite => Harness::sqlite().await,
+            Backend::Postgres => Harness::postgres().await,
+        }
+    }
+
+    async fn sqlite() -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("behest.db"))
             .await
             .unwrap();
         store.migrate().await.unwrap();
-        Some(Harness {
+        Harness {
             store: Arc::new(store),
             _dir: Some(dir),
             pg_schema: None,
-        })
+        }
     }
 
-    async fn postgres() -> Option<Harness> {
-        let Ok(url) = std::env::var("BEHEST_TEST_DATABASE_URL") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "BEHEST_TEST_DATABASE_URL must be set in CI: PostgreSQL tests may not skip there"
-            );
-            eprintln!("skipping: BEHEST_TEST_DATABASE_URL is not set");
-            return None;
-        };
+    async fn postgres() -> Harness {
+        let url = behest_testkit::postgres_url().expect("PostgreSQL is a prerequisite");
         let schema = format!("store_test_{}", Uuid::new_v4().simple());
         let admin = PostgresStore::connect(&url).await.unwrap();
         drop(admin);
@@ -55,11 +57,11 @@ impl Harness {
             .options([("search_path", schema.as_str())]);
         let store = PostgresStore::connect_with(options).await.unwrap();
         store.migrate().await.unwrap();
-        Some(Harness {
+        Harness {
             store: Arc::new(store),
             _dir: None,
             pg_schema: Some((url, schema)),
-        })
+        }
     }
 
     async fn cleanup(self) {
@@ -571,35 +573,45 @@ async fn tiers_are_ordered_and_unique(store: &dyn Store) {
     ));
 }
 
-macro_rules! suite {
-    ($backend:ident) => {
-        mod $backend {
-            use super::*;
-
-            macro_rules! case {
-                ($name:ident, $arg:ident => $call:expr) => {
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let Some(harness) = Harness::$backend().await else { return };
-                        let $arg = harness.store.clone();
-                        $call.await;
-                        harness.cleanup().await;
-                    }
-                };
-            }
-
-            case!(migrations_are_idempotent, s => super::migrations_are_idempotent(s.as_ref()));
-            case!(accounts_sessions_and_memberships, s => super::accounts_sessions_and_memberships(s.as_ref()));
-            case!(projects_respect_plan_limit_and_unique_slugs, s => super::projects_respect_plan_limit_and_unique_slugs(s.as_ref()));
-            case!(provisioning_states, s => super::provisioning_states(s.as_ref()));
-            case!(jobs_are_claimed_once_and_leases_expire, s => super::jobs_are_claimed_once_and_leases_expire(s.as_ref()));
-            case!(api_keys_lookup_rotate_and_revoke, s => super::api_keys_lookup_rotate_and_revoke(s.as_ref()));
-            case!(signing_keys, s => super::signing_keys(s.as_ref()));
-            case!(tiers_are_ordered_and_unique, s => super::tiers_are_ordered_and_unique(s.as_ref()));
-            case!(concurrent_creates_cannot_exceed_the_limit, s => super::concurrent_creates_cannot_exceed_the_limit(s));
-        }
-    };
+/// Runs `case` on a fresh store of `backend`, cleaned up after.
+async fn with_store<F, Fut>(backend: Backend, case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let harness = Harness::new(backend).await;
+    case(harness.store.clone()).await;
+    harness.cleanup().await;
 }
 
-suite!(sqlite);
-suite!(postgres);
+fn main() -> std::process::ExitCode {
+    let mut tests = Tests::new();
+    for (backend, prefix, needs) in [
+        (Backend::Sqlite, "sqlite", &[][..]),
+        (Backend::Postgres, "postgres", &[Need::Postgres][..]),
+    ] {
+        macro_rules! case {
+            ($name:ident) => {
+                tests = tests.add(
+                    &format!("{prefix}::{}", stringify!($name)),
+                    needs,
+                    move || with_store(backend, |s| async move { $name(s.as_ref()).await }),
+                );
+            };
+        }
+        case!(migrations_are_idempotent);
+        case!(accounts_sessions_and_memberships);
+        case!(projects_respect_plan_limit_and_unique_slugs);
+        case!(provisioning_states);
+        case!(jobs_are_claimed_once_and_leases_expire);
+        case!(api_keys_lookup_rotate_and_revoke);
+        case!(signing_keys);
+        case!(tiers_are_ordered_and_unique);
+        tests = tests.add(
+            &format!("{prefix}::concurrent_creates_cannot_exceed_the_limit"),
+            needs,
+            move || with_store(backend, concurrent_creates_cannot_exceed_the_limit),
+        );
+    }
+    tests.run()
+}

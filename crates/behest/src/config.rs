@@ -438,4 +438,57 @@ mod tests {
         let err = format!("{:#}", Settings::resolve(typo).unwrap_err());
         assert!(err.contains("listne"), "{err}");
     }
+
+    #[test]
+    fn a_base_url_alone_is_not_a_platform_provider_but_keyless_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("behest.toml");
+        std::fs::write(
+            &path,
+            "default_model = \"gpt-4o-mini\"\n[providers.openai]\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+        )
+        .unwrap();
+        let mut args = ServeArgs::default();
+        args.store.config = Some(path.clone());
+        let err = format!("{:#}", Settings::resolve(args.clone()).unwrap_err());
+        assert!(err.contains("needs provider openai"), "{err}");
+
+        std::fs::write(
+            &path,
+            "default_model = \"openai:llama3.1\"\n[providers.openai]\nbase_url = \"http://127.0.0.1:9/v1\"\nkeyless = true\n",
+        )
+        .unwrap();
+        let settings = Settings::resolve(args).unwrap();
+        let openai = &settings.upstream.providers[&Provider::OpenAi];
+        assert!(openai.keyless && openai.is_usable() && openai.api_key.is_none());
+    }
+
+    #[test]
+    fn an_operator_models_file_extends_the_catalog() {
+        let dir = tempfile::tempdir().unwrap();
+        let models = dir.path().join("models.toml");
+        std::fs::write(
+            &models,
+            "[[model]]\nid = \"our-llama\"\nprovider = \"openai\"\ndisplay_name = \"Ours\"\ncontext_window = 8192\nmax_output_tokens = 1024\ninput_usd_per_mtok = 0\noutput_usd_per_mtok = 0\n",
+        )
+        .unwrap();
+        let settings = Settings::resolve(ServeArgs {
+            models_file: Some(models.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert!(settings.models.find("our-llama").is_some());
+        assert!(settings.models.find("claude-haiku-4-5").is_some());
+
+        std::fs::write(&models, "[[model]]\nid = \"broken\"\n").unwrap();
+        let err = format!(
+            "{:#}",
+            Settings::resolve(ServeArgs {
+                models_file: Some(models),
+                ..ServeArgs::default()
+            })
+            .unwrap_err()
+        );
+        assert!(err.contains("models_file"), "{err}");
+    }
 }

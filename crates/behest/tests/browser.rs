@@ -1,15 +1,16 @@
 //! The quickstart's browser half for real: headless Chromium runs the stock `openai`
 //! JS SDK from a page at an allowed origin (it streams) and from another origin (CORS
 //! stops it). Driven by `tests/browser/run.mjs`; needs `scripts/browser-setup.sh`
-//! (skips without it, except in CI).
+//! (reported as skipped without it, except in CI).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
+use behest_testkit::{Need, Tests};
+
 use common::{Backend, Server};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -19,28 +20,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_streams_from_an_allowed_origin_only() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap();
-    let ready = root
-        .join("tests/browser/node_modules/playwright-core")
-        .exists()
-        && std::path::Path::new(
-            &std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-        )
-        .exists();
-    if !ready {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the browser test must run in CI: run scripts/browser-setup.sh"
-        );
-        eprintln!("skipping: run scripts/browser-setup.sh");
-        return;
-    }
-    let server = Server::start(Backend::Sqlite).await.unwrap();
+    let root = behest_testkit::repo_root();
+    let server = Server::start(Backend::Sqlite).await;
     let account = server.signup("browser@example.com").await;
     let fixture = server.project_with_token(&account, "Browser").await;
     let allowed = format!("http://localhost:{}", free_port());
@@ -78,6 +60,22 @@ async fn a_browser_streams_from_an_allowed_origin_only() {
         "{result}"
     );
     assert_eq!(result["allowed"]["finished"], true, "{result}");
+    // The page reads the gateway's own timing: the header through CORS, and the
+    // Resource Timing entry (Timing-Allow-Origin) DevTools shows.
+    let timing = result["allowed"]["serverTiming"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        timing.starts_with("behest;dur=") && timing.contains(", upstream;dur="),
+        "{result}"
+    );
+    let names = result["allowed"]["resourceServerTiming"]
+        .as_array()
+        .unwrap();
+    assert!(
+        names.contains(&json!("behest")) && names.contains(&json!("upstream")),
+        "{result}"
+    );
     assert_eq!(result["disallowed"]["ok"], false, "{result}");
 
     // The gateway saw the allowed page's session and refused the other origin.
@@ -87,4 +85,14 @@ async fn a_browser_streams_from_an_allowed_origin_only() {
         "the disallowed preflight was refused"
     );
     server.stop().await;
+}
+
+fn main() -> std::process::ExitCode {
+    Tests::new()
+        .add(
+            "a_browser_streams_from_an_allowed_origin_only",
+            &[Need::Browser],
+            a_browser_streams_from_an_allowed_origin_only,
+        )
+        .run()
 }

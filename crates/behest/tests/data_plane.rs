@@ -6,6 +6,8 @@
 
 mod common;
 
+use behest_testkit::Tests;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::{Account, Backend, Server};
@@ -28,10 +30,28 @@ pub fn sse_data(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// `Server-Timing: behest;dur=X, upstream;dur=Y`, both in milliseconds.
+fn assert_server_timing(r: &common::Response) {
+    let value = r
+        .headers
+        .get("server-timing")
+        .unwrap_or_else(|| panic!("no Server-Timing: {r:?}"))
+        .to_str()
+        .unwrap();
+    let parts: Vec<(&str, f64)> = value
+        .split(", ")
+        .map(|metric| {
+            let (name, dur) = metric.split_once(";dur=").unwrap();
+            (name, dur.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(parts.len(), 2, "{value}");
+    assert_eq!((parts[0].0, parts[1].0), ("behest", "upstream"), "{value}");
+    assert!(parts.iter().all(|(_, d)| *d >= 0.0), "{value}");
+}
+
 async fn routing_and_answers(backend: Backend) {
-    let Some(server) = Server::start(backend).await else {
-        return;
-    };
+    let server = Server::start(backend).await;
     let account = server.signup("chat@example.com").await;
     let fixture = server.project_with_token(&account, "Chat").await;
 
@@ -62,6 +82,7 @@ async fn routing_and_answers(backend: Backend) {
         assert_eq!(r.body["choices"][0]["finish_reason"], "stop");
         assert!(r.body["usage"]["total_tokens"].as_u64().unwrap() > 0);
         assert!(r.headers.contains_key("x-trace-id"));
+        assert_server_timing(r);
     }
 
     // Streaming, with and without the usage chunk.
@@ -74,6 +95,7 @@ async fn routing_and_answers(backend: Backend) {
         let r = server.chat(&fixture.slug, &fixture.token, body).await;
         assert_eq!(r.status, 200);
         assert_eq!(r.headers["content-type"], "text/event-stream");
+        assert_server_timing(&r);
         let events = sse_data(&r.text);
         assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
         let chunks: Vec<Value> = events[..events.len() - 1]
@@ -171,8 +193,6 @@ async fn routing_and_answers(backend: Backend) {
     assert_eq!(r.body["data"][0]["id"], "behest/echo");
     server.stop().await;
 }
-on_both_backends!(routing_and_answers);
-
 fn sign(private_pem: &str, kid: &str, claims: &Value, alg: Algorithm) -> String {
     let mut header = Header::new(alg);
     header.kid = Some(kid.to_owned());
@@ -208,9 +228,7 @@ async fn signing_key(server: &Server, account: &Account) -> (String, String) {
 }
 
 async fn bad_tokens_are_refused(backend: Backend) {
-    let Some(server) = Server::start(backend).await else {
-        return;
-    };
+    let server = Server::start(backend).await;
     let account = server.signup("tokens@example.com").await;
     let fixture = server.project_with_token(&account, "Tokens").await;
     let second = server.project_with_token(&account, "Second").await;
@@ -416,12 +434,8 @@ async fn bad_tokens_are_refused(backend: Backend) {
     assert_eq!((r.status, r.error_code().as_str()), (403, "forbidden"));
     server.stop().await;
 }
-on_both_backends!(bad_tokens_are_refused);
-
 async fn cors(backend: Backend) {
-    let Some(server) = Server::start(backend).await else {
-        return;
-    };
+    let server = Server::start(backend).await;
     let account = server.signup("cors@example.com").await;
     let fixture = server.project_with_token(&account, "Cors").await;
     let allowed = "http://localhost:3000";
@@ -489,10 +503,22 @@ async fn cors(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["access-control-allow-origin"], allowed);
-    assert!(r.headers()["access-control-expose-headers"]
+    let exposed = r.headers()["access-control-expose-headers"]
         .to_str()
         .unwrap()
-        .contains("X-Trace-Id"));
+        .to_owned();
+    for header in [
+        "X-Trace-Id",
+        "Retry-After",
+        "Server-Timing",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    ] {
+        assert!(exposed.contains(header), "{header} not in {exposed}");
+    }
+    assert_eq!(r.headers()["timing-allow-origin"], allowed);
+    assert!(r.headers().contains_key("server-timing"));
     let r = server
         .http
         .post(url.clone())
@@ -533,4 +559,11 @@ async fn cors(backend: Backend) {
     assert_eq!(preflight("null").await.unwrap().status(), 403);
     server.stop().await;
 }
-on_both_backends!(cors);
+
+fn main() -> std::process::ExitCode {
+    Tests::new()
+        .on_both_backends("routing_and_answers", &[], routing_and_answers)
+        .on_both_backends("bad_tokens_are_refused", &[], bad_tokens_are_refused)
+        .on_both_backends("cors", &[], cors)
+        .run()
+}

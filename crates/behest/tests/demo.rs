@@ -5,6 +5,8 @@
 
 mod common;
 
+use behest_testkit::Tests;
+
 use common::binary;
 use serde_json::{json, Value};
 use std::process::Stdio;
@@ -62,7 +64,6 @@ fn claims(token: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_works_offline_and_keeps_its_key() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -128,4 +129,14 @@ async fn the_demo_works_offline_and_keeps_its_key() {
     let (mut again, slug_again, key_again) = demo(dir.path(), port).await;
     assert_eq!((slug_again, key_again), (slug, key));
     again.kill().await.unwrap();
+}
+
+fn main() -> std::process::ExitCode {
+    Tests::new()
+        .add(
+            "the_demo_works_offline_and_keeps_its_key",
+            &[],
+            the_demo_works_offline_and_keeps_its_key,
+        )
+        .run()
 }

@@ -5,15 +5,15 @@
 
 mod common;
 
+use behest_testkit::Tests;
+
 use common::{binary, Backend, Database, Server};
 use jsonwebtoken::decode_header;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 async fn rotation_reaches_a_running_server(backend: Backend) {
-    let Some(server) = Server::start_with(backend, &[], "key_reload_secs = 1\n").await else {
-        return;
-    };
+    let server = Server::start_with(backend, &[], "key_reload_secs = 1\n").await;
     let account = server.signup("rotate@example.com").await;
     let project = server.create_project(&account, "Keys").await;
     let key = server
@@ -73,11 +73,8 @@ async fn rotation_reaches_a_running_server(backend: Backend) {
     );
     server.stop().await;
 }
-on_both_backends!(rotation_reaches_a_running_server);
-
-#[tokio::test]
 async fn sigterm_drains_and_exits_cleanly_and_keys_survive_a_restart() {
-    let mut server = Server::start(Backend::Sqlite).await.unwrap();
+    let mut server = Server::start(Backend::Sqlite).await;
     let jwks_before = server
         .call("GET", "/.well-known/jwks.json", None, None)
         .await
@@ -90,7 +87,7 @@ async fn sigterm_drains_and_exits_cleanly_and_keys_survive_a_restart() {
 
     // Same data directory, same store: the signing key is reused, not regenerated.
     let dir = std::mem::replace(&mut server.dir, tempfile::tempdir().unwrap());
-    let db = Database::create(Backend::Sqlite, dir.path()).await.unwrap();
+    let db = Database::create(Backend::Sqlite, dir.path()).await;
     let restarted = Server::start_in(dir, db, &[], "").await;
     let jwks_after = restarted
         .call("GET", "/.well-known/jwks.json", None, None)
@@ -100,7 +97,6 @@ async fn sigterm_drains_and_exits_cleanly_and_keys_survive_a_restart() {
     restarted.stop().await;
 }
 
-#[tokio::test]
 async fn migrate_creates_the_schema_and_bad_config_fails_fast() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("m.db").display());
@@ -154,4 +150,24 @@ async fn migrate_creates_the_schema_and_bad_config_fails_fast() {
         !stderr.contains("hunter2"),
         "the database password is not echoed: {stderr}"
     );
+}
+
+fn main() -> std::process::ExitCode {
+    Tests::new()
+        .on_both_backends(
+            "rotation_reaches_a_running_server",
+            &[],
+            rotation_reaches_a_running_server,
+        )
+        .add(
+            "sigterm_drains_and_exits_cleanly_and_keys_survive_a_restart",
+            &[],
+            sigterm_drains_and_exits_cleanly_and_keys_survive_a_restart,
+        )
+        .add(
+            "migrate_creates_the_schema_and_bad_config_fails_fast",
+            &[],
+            migrate_creates_the_schema_and_bad_config_fails_fast,
+        )
+        .run()
 }

@@ -7,6 +7,8 @@
 
 mod common;
 
+use behest_testkit::Tests;
+
 use behest_fakes::FakeProviders;
 use common::{Account, Backend, ProjectFixture, Server};
 use serde_json::{json, Value};
@@ -110,9 +112,7 @@ fn weather_tool() -> Value {
 
 async fn every_provider(backend: Backend) {
     let fakes = FakeProviders::start().await.unwrap();
-    let Some(server) = Server::start_with(backend, &[], &config(&fakes, "")).await else {
-        return;
-    };
+    let server = Server::start_with(backend, &[], &config(&fakes, "")).await;
     let account = server.signup("providers@example.com").await;
     let project = server.project_with_token(&account, "Providers").await;
     server
@@ -298,14 +298,9 @@ async fn every_provider(backend: Backend) {
     }
     server.stop().await;
 }
-on_both_backends!(every_provider);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_timeouts_and_refusals() {
     let fakes = FakeProviders::start().await.unwrap();
-    let server = Server::start_with(Backend::Sqlite, &[], &config(&fakes, ""))
-        .await
-        .unwrap();
+    let server = Server::start_with(Backend::Sqlite, &[], &config(&fakes, "")).await;
     let account = server.signup("retries@example.com").await;
     let project = server.project_with_token(&account, "Retries").await;
     use_model(&server, &account, &project, "gpt-4o-mini").await;
@@ -441,9 +436,7 @@ async fn endless_server() -> (
     let config = format!(
         "drain_secs = 1\n[upstream]\nidle_timeout_ms = 5000\n[providers.openai]\napi_key = \"sk-endless\"\nbase_url = \"{base}\"\n"
     );
-    let server = Server::start_with(Backend::Sqlite, &[], &config)
-        .await
-        .unwrap();
+    let server = Server::start_with(Backend::Sqlite, &[], &config).await;
     let account = server.signup("endless@example.com").await;
     let project = server.project_with_token(&account, "Endless").await;
     use_model(&server, &account, &project, "gpt-4o-mini").await;
@@ -463,7 +456,6 @@ async fn open_stream(server: &Server, project: &ProjectFixture) -> reqwest::Resp
     response
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_goes_away_cancels_the_upstream() {
     let (server, project, mut closed) = endless_server().await;
     let mut response = open_stream(&server, &project).await;
@@ -476,10 +468,17 @@ async fn a_client_that_goes_away_cancels_the_upstream() {
         .expect("the upstream connection was never closed")
         .unwrap();
     assert!(upstream_closed.duration_since(dropped_at) < Duration::from_secs(2));
+    // Exactly one outcome, and it says the client left.
+    let outcomes = server.outcome_lines();
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    assert!(
+        outcomes[0].contains("ending=\"client_gone\""),
+        "{outcomes:?}"
+    );
+    assert!(outcomes[0].contains("status=200"), "{outcomes:?}");
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_open_streams_then_exits() {
     let (mut server, project, _closed) = endless_server().await;
     let mut response = open_stream(&server, &project).await;
@@ -536,7 +535,6 @@ async fn canned(
     (origin, hits)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_redirects_are_not_followed() {
     let (target, target_hits) = canned("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
     let redirect: &'static str = Box::leak(
@@ -544,9 +542,7 @@ async fn upstream_redirects_are_not_followed() {
     );
     let (redirector, _) = canned(redirect).await;
     let config = format!("[upstream]\nmax_retries = 0\n[providers.openai]\napi_key = \"sk-redirect\"\nbase_url = \"{redirector}/v1\"\n");
-    let server = Server::start_with(Backend::Sqlite, &[], &config)
-        .await
-        .unwrap();
+    let server = Server::start_with(Backend::Sqlite, &[], &config).await;
     let account = server.signup("redirect@example.com").await;
     let project = server.project_with_token(&account, "Redirect").await;
     use_model(&server, &account, &project, "gpt-4o-mini").await;
@@ -564,4 +560,30 @@ async fn upstream_redirects_are_not_followed() {
         "the redirect was followed"
     );
     server.stop().await;
+}
+
+fn main() -> std::process::ExitCode {
+    Tests::new()
+        .on_both_backends("every_provider", &[], every_provider)
+        .add(
+            "retries_timeouts_and_refusals",
+            &[],
+            retries_timeouts_and_refusals,
+        )
+        .add(
+            "a_client_that_goes_away_cancels_the_upstream",
+            &[],
+            a_client_that_goes_away_cancels_the_upstream,
+        )
+        .add(
+            "shutdown_drains_open_streams_then_exits",
+            &[],
+            shutdown_drains_open_streams_then_exits,
+        )
+        .add(
+            "upstream_redirects_are_not_followed",
+            &[],
+            upstream_redirects_are_not_followed,
+        )
+        .run()
 }

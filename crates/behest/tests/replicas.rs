@@ -2,11 +2,13 @@
 //! live on the other within a second (pub/sub; the periodic re-read is set to a
 //! minute so it cannot be what makes the test pass), and a fresh replica starts from
 //! the shared state. Needs `BEHEST_TEST_DATABASE_URL` and `BEHEST_TEST_REDIS_URL`
-//! (required in CI).
+//! (the machine's own when they are not set; see behest-testkit).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+
+use behest_testkit::{Need, Tests};
 
 use common::{Backend, Database, Server};
 use serde_json::json;
@@ -28,20 +30,10 @@ where
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_reach_every_replica_within_a_second() {
-    let Ok(redis) = std::env::var("BEHEST_TEST_REDIS_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "BEHEST_TEST_REDIS_URL must be set in CI"
-        );
-        eprintln!("skipping: BEHEST_TEST_REDIS_URL is not set");
-        return;
-    };
+    let redis = behest_testkit::redis_url().expect("Redis is a prerequisite");
     let dir_a = tempfile::tempdir().unwrap();
-    let Some(db) = Database::create(Backend::Postgres, dir_a.path()).await else {
-        return;
-    };
+    let db = Database::create(Backend::Postgres, dir_a.path()).await;
     let shared_db = db.shared();
     let fresh_db = db.shared();
     let config = format!(
@@ -213,19 +205,7 @@ impl PrivateRedis {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_means_502_on_deploy_not_an_outage() {
-    if std::process::Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "redis-server is needed in CI"
-        );
-        return;
-    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -238,8 +218,7 @@ async fn redis_down_means_502_on_deploy_not_an_outage() {
         &["--redis-url", &url],
         "directory_reload_secs = 1\n",
     )
-    .await
-    .unwrap();
+    .await;
     let account = server.signup("outage@example.com").await;
     let project = server.project_with_token(&account, "Outage").await;
     let hello = json!({"messages": [{"role": "user", "content": "still here"}]});
@@ -300,4 +279,19 @@ async fn redis_down_means_502_on_deploy_not_an_outage() {
     assert_eq!(preflight.status(), 204);
     server.stop().await;
     redis.stop();
+}
+
+fn main() -> std::process::ExitCode {
+    Tests::new()
+        .add(
+            "changes_reach_every_replica_within_a_second",
+            &[Need::Postgres, Need::Redis],
+            changes_reach_every_replica_within_a_second,
+        )
+        .add(
+            "redis_down_means_502_on_deploy_not_an_outage",
+            &[Need::RedisServer],
+            redis_down_means_502_on_deploy_not_an_outage,
+        )
+        .run()
 }

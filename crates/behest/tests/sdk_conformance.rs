@@ -1,43 +1,19 @@
 //! Runs `tests/sdk` (pytest, the published `behest-ai` SDK and PyJWT) against the real
 //! binary on each backend. The Python environment comes from `BEHEST_TEST_PYTHON` or
 //! `.venv/bin/python` at the repository root (`scripts/sdk-venv.sh` makes it); without
-//! one the test skips, except in CI where it must run.
+//! one the test is skipped (reported so), except in CI where it must run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
+use behest_testkit::{Need, Tests};
+
 use common::{Backend, Server};
-use std::path::PathBuf;
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn python() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("BEHEST_TEST_PYTHON") {
-        return Some(PathBuf::from(path));
-    }
-    let venv = repo_root().join(".venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "no Python environment for the SDK conformance tests: run scripts/sdk-venv.sh"
-    );
-    eprintln!("skipping: no .venv (run scripts/sdk-venv.sh)");
-    None
-}
 
 async fn behest_ai_sdk(backend: Backend) {
-    let Some(python) = python() else { return };
-    let Some(server) = Server::start(backend).await else {
-        return;
-    };
+    let python = behest_testkit::python().expect("the Python SDKs are a prerequisite");
+    let server = Server::start(backend).await;
     let account = server.signup("sdk@example.com").await;
     let project = server.create_project(&account, "SDK").await;
     let project_id = project["id"].as_str().unwrap();
@@ -54,7 +30,7 @@ async fn behest_ai_sdk(backend: Backend) {
 
     let output = tokio::process::Command::new(python)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"])
-        .current_dir(repo_root())
+        .current_dir(behest_testkit::repo_root())
         .env("BEHEST_TEST_BASE", &server.base)
         .env("BEHEST_TEST_SLUG", project["slug"].as_str().unwrap())
         .env("BEHEST_TEST_KEY", &key)
@@ -75,4 +51,9 @@ async fn behest_ai_sdk(backend: Backend) {
     assert!(stdout.contains(" passed"), "pytest ran nothing:\n{stdout}");
     server.stop().await;
 }
-on_both_backends!(behest_ai_sdk);
+
+fn main() -> std::process::ExitCode {
+    Tests::new()
+        .on_both_backends("behest_ai_sdk", &[Need::PythonSdks], behest_ai_sdk)
+        .run()
+}

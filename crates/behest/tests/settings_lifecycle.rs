@@ -5,6 +5,8 @@
 
 mod common;
 
+use behest_testkit::Tests;
+
 use common::{Account, Backend, Response, Server};
 use serde_json::{json, Value};
 
@@ -31,9 +33,7 @@ async fn preflight(server: &Server, slug: &str, origin: &str) -> Option<String> 
 }
 
 async fn draft_deploy_discard(backend: Backend) {
-    let Some(server) = Server::start(backend).await else {
-        return;
-    };
+    let server = Server::start(backend).await;
     let account = server.signup("settings@example.com").await;
     let fixture = server.project_with_token(&account, "Settings").await;
     let id = &fixture.id;
@@ -145,12 +145,8 @@ async fn draft_deploy_discard(backend: Backend) {
     );
     server.stop().await;
 }
-on_both_backends!(draft_deploy_discard);
-
 async fn every_range_boundary(backend: Backend) {
-    let Some(server) = Server::start(backend).await else {
-        return;
-    };
+    let server = Server::start(backend).await;
     let account = server.signup("ranges@example.com").await;
     let id = server.create_project(&account, "Ranges").await["id"]
         .as_str()
@@ -277,13 +273,9 @@ async fn every_range_boundary(backend: Backend) {
     assert_ne!(now.body["rpm_limit"], 0);
     server.stop().await;
 }
-on_both_backends!(every_range_boundary);
-
 async fn model_selection(backend: Backend) {
     let config = "[providers.openai]\napi_key = \"sk-test-not-real\"\nbase_url = \"http://127.0.0.1:9/v1\"\n";
-    let Some(server) = Server::start_with(backend, &[], config).await else {
-        return;
-    };
+    let server = Server::start_with(backend, &[], config).await;
     let account = server.signup("models@example.com").await;
     let fixture = server.project_with_token(&account, "Models").await;
     let id = &fixture.id;
@@ -376,6 +368,21 @@ async fn model_selection(backend: Backend) {
     .await;
     assert_eq!(r.body["draft_provider_model"], "behest/echo");
     assert!(r.body["draft_saved_at"].is_string());
+    // Going back to the live model is no draft at all: its time goes too.
+    let live = Some(json!({"provider_model": "gpt-4o-mini"}));
+    let r = model(&server, &account, id, "PUT", "/draft", live).await;
+    assert_eq!(
+        (
+            r.body["draft_provider_model"].clone(),
+            r.body["draft_saved_at"].clone()
+        ),
+        (Value::Null, Value::Null)
+    );
+    let settings = server.settings(&account, id, "GET", "", None).await;
+    assert_eq!(settings.body["draft_saved_at"], Value::Null);
+    let echo = Some(json!({"provider_model": "behest/echo"}));
+    let r = model(&server, &account, id, "PUT", "/draft", echo).await;
+    assert_eq!(r.body["draft_provider_model"], "behest/echo");
     let models = server
         .call(
             "GET",
@@ -468,8 +475,6 @@ async fn model_selection(backend: Backend) {
     }
     server.stop().await;
 }
-on_both_backends!(model_selection);
-
 async fn model(
     server: &Server,
     account: &Account,
@@ -485,9 +490,7 @@ async fn model(
 
 async fn tiers(backend: Backend) {
     let config = "[providers.openai]\napi_key = \"sk-test-not-real\"\nbase_url = \"http://127.0.0.1:9/v1\"\n";
-    let Some(server) = Server::start_with(backend, &[], config).await else {
-        return;
-    };
+    let server = Server::start_with(backend, &[], config).await;
     let account = server.signup("tiers@example.com").await;
     let fixture = server.project_with_token(&account, "Tiers").await;
     let id = &fixture.id;
@@ -705,4 +708,12 @@ async fn tiers(backend: Backend) {
     assert_eq!(r.status, 404);
     server.stop().await;
 }
-on_both_backends!(tiers);
+
+fn main() -> std::process::ExitCode {
+    Tests::new()
+        .on_both_backends("draft_deploy_discard", &[], draft_deploy_discard)
+        .on_both_backends("every_range_boundary", &[], every_range_boundary)
+        .on_both_backends("model_selection", &[], model_selection)
+        .on_both_backends("tiers", &[], tiers)
+        .run()
+}

@@ -5,6 +5,8 @@
 
 mod common;
 
+use behest_testkit::Tests;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::{Backend, Server};
@@ -12,9 +14,7 @@ use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
 async fn signup_project_key_mint(backend: Backend) {
-    let Some(server) = Server::start(backend).await else {
-        return;
-    };
+    let server = Server::start(backend).await;
     let account = server.signup("ada@example.com").await;
 
     let me = server
@@ -216,8 +216,6 @@ async fn signup_project_key_mint(backend: Backend) {
     assert_eq!(again.status, 200);
     server.stop().await;
 }
-on_both_backends!(signup_project_key_mint);
-
 /// Verifies `token` with keys fetched from `/.well-known/jwks.json`, strictly.
 pub async fn verify(server: &Server, token: &str) -> Value {
     let jwks = server
@@ -249,4 +247,10 @@ pub async fn verify(server: &Server, token: &str) -> Value {
     validation.set_required_spec_claims(&["exp", "nbf", "iat", "aud", "iss"]);
     validation.validate_nbf = true;
     decode::<Value>(token, &key, &validation).unwrap().claims
+}
+
+fn main() -> std::process::ExitCode {
+    Tests::new()
+        .on_both_backends("signup_project_key_mint", &[], signup_project_key_mint)
+        .run()
 }

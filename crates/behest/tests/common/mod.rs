@@ -13,11 +13,7 @@ use tokio::process::{Child, Command};
 
 pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use behest_testkit::Backend;
 
 /// Where a test's data lives; dropped (PostgreSQL: the database) by [`Server::stop`].
 pub struct Database {
@@ -26,21 +22,16 @@ pub struct Database {
 }
 
 impl Database {
-    pub async fn create(backend: Backend, dir: &std::path::Path) -> Option<Database> {
+    /// The test harness runs PostgreSQL tests only where PostgreSQL answers.
+    pub async fn create(backend: Backend, dir: &std::path::Path) -> Database {
         match backend {
-            Backend::Sqlite => Some(Database {
+            Backend::Sqlite => Database {
                 url: format!("sqlite://{}", dir.join("behest.db").display()),
                 pg: None,
-            }),
+            },
             Backend::Postgres => {
-                let Ok(admin_url) = std::env::var("BEHEST_TEST_DATABASE_URL") else {
-                    assert!(
-                        std::env::var_os("CI").is_none(),
-                        "BEHEST_TEST_DATABASE_URL must be set in CI: PostgreSQL tests may not skip there"
-                    );
-                    eprintln!("skipping: BEHEST_TEST_DATABASE_URL is not set");
-                    return None;
-                };
+                let admin_url = behest_testkit::postgres_url()
+                    .expect("PostgreSQL is a prerequisite of this test (see behest-testkit)");
                 let name = format!("behest_e2e_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
                     .await
@@ -49,10 +40,10 @@ impl Database {
                     .await
                     .unwrap();
                 let (base, _) = admin_url.rsplit_once('/').unwrap();
-                Some(Database {
+                Database {
                     url: format!("{base}/{name}"),
                     pg: Some((admin_url, name)),
-                })
+                }
             }
         }
     }
@@ -95,15 +86,15 @@ pub fn binary() -> &'static str {
 }
 
 impl Server {
-    /// Starts a server, or `None` when the backend is not available here (never in CI).
-    pub async fn start(backend: Backend) -> Option<Server> {
+    /// Starts a server on `backend`.
+    pub async fn start(backend: Backend) -> Server {
         Self::start_with(backend, &[], "").await
     }
 
-    pub async fn start_with(backend: Backend, args: &[&str], config_toml: &str) -> Option<Server> {
+    pub async fn start_with(backend: Backend, args: &[&str], config_toml: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let db = Database::create(backend, dir.path()).await?;
-        Some(Self::start_in(dir, db, args, config_toml).await)
+        let db = Database::create(backend, dir.path()).await;
+        Self::start_in(dir, db, args, config_toml).await
     }
 
     pub async fn start_in(
@@ -173,6 +164,15 @@ impl Server {
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The request outcomes logged so far (target `behest::outcome`), one line each.
+    pub fn outcome_lines(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("behest::outcome"))
+            .map(str::to_owned)
+            .collect()
     }
 
     pub fn child(&mut self) -> &mut Child {
@@ -463,24 +463,4 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Declares `$name` as a test on each backend.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($name:ident) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(common::Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(common::Backend::Postgres).await;
-            }
-        }
-    };
 }
