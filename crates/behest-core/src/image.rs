@@ -4,6 +4,7 @@
 //! writer (the control plane, from the store) and the reader (the gateway) share one
 //! definition without knowing each other.
 
+use crate::killswitch::KillSwitches;
 use crate::policy::ProjectPolicy;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -12,6 +13,8 @@ use uuid::Uuid;
 pub const PROJECT_PREFIX: &str = "project:";
 /// Key prefix of a tenant signing key's entry (`signing_key:<kid>`).
 pub const SIGNING_KEY_PREFIX: &str = "signing_key:";
+/// The key of the one entry holding every kill switch that is on.
+pub const KILL_SWITCHES_KEY: &str = "kill_switches";
 
 /// A project as live traffic sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +51,7 @@ impl SigningKeyEntry {
 pub enum ImageEntry {
     Project(ProjectEntry),
     SigningKey(SigningKeyEntry),
+    KillSwitches(KillSwitches),
 }
 
 /// Why an image entry could not be read.
@@ -66,6 +70,8 @@ impl ImageEntry {
             Ok(ImageEntry::Project(serde_json::from_str(json)?))
         } else if key.starts_with(SIGNING_KEY_PREFIX) {
             Ok(ImageEntry::SigningKey(serde_json::from_str(json)?))
+        } else if key == KILL_SWITCHES_KEY {
+            Ok(ImageEntry::KillSwitches(serde_json::from_str(json)?))
         } else {
             Err(ImageError::UnknownKey)
         }
@@ -76,6 +82,9 @@ impl ImageEntry {
         Ok(match self {
             ImageEntry::Project(p) => (p.key(), serde_json::to_string(p)?),
             ImageEntry::SigningKey(k) => (k.key(), serde_json::to_string(k)?),
+            ImageEntry::KillSwitches(s) => {
+                (KILL_SWITCHES_KEY.to_owned(), serde_json::to_string(s)?)
+            }
         })
     }
 }

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod image;
 pub mod keys;
+pub mod killswitch;
 pub mod mint;
 pub mod model;
 pub mod policy;

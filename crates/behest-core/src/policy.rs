@@ -118,6 +118,8 @@ pub struct EffectivePolicy {
     pub pii: PiiPolicy,
     pub sentinel: SentinelPolicy,
     pub memory: MemoryPolicy,
+    /// Budgets let requests through while the shared counters are unreachable.
+    pub budgets_fail_open: bool,
 }
 
 impl EffectivePolicy {
@@ -147,6 +149,7 @@ impl EffectivePolicy {
                 retention_days: values.retention_days.map(clamp_u32),
                 store_tool_calls: values.store_tool_calls,
             },
+            budgets_fail_open: values.budgets_fail_open,
         }
     }
 }

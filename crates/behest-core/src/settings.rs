@@ -67,6 +67,9 @@ pub struct SettingsValues {
     pub memory_enabled: bool,
     pub retention_days: Option<i64>,
     pub store_tool_calls: bool,
+    /// Whether token (and spending) budgets let requests through while the shared
+    /// counters are unreachable. Off: such requests get 503 (fail closed).
+    pub budgets_fail_open: bool,
 }
 
 impl Default for SettingsValues {
@@ -85,6 +88,7 @@ impl Default for SettingsValues {
             memory_enabled: true,
             retention_days: None,
             store_tool_calls: false,
+            budgets_fail_open: false,
         }
     }
 }
@@ -139,6 +143,8 @@ pub struct SettingsPatch {
     pub retention_days: Option<Option<i64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_tool_calls: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budgets_fail_open: Option<bool>,
     /// The model: for a project, a draft (`null` clears it); for a tier, its model.
     #[serde(
         default,
@@ -213,6 +219,9 @@ impl SettingsValues {
         }
         if let Some(v) = patch.store_tool_calls {
             out.store_tool_calls = v;
+        }
+        if let Some(v) = patch.budgets_fail_open {
+            out.budgets_fail_open = v;
         }
         out
     }
@@ -309,7 +318,10 @@ pub fn validate_change(
                     fail(format!("{field} must be one of disabled, shadow, enforce"));
                 }
             }
-            "cors_allow_credentials" | "memory_enabled" | "store_tool_calls" => {
+            "cors_allow_credentials"
+            | "memory_enabled"
+            | "store_tool_calls"
+            | "budgets_fail_open" => {
                 if !value.is_boolean() {
                     fail(format!("{field} must be true or false"));
                 }

@@ -5,13 +5,26 @@
 //! of one trait: [`InProcess`] (the embedded default) and [`RedisLive`] (`--redis-url`:
 //! a Redis hash for the image, pub/sub for notifications; a fresh replica starts from
 //! the image). The image is derived: it is rebuilt from the store at start-up.
+//!
+//! The same two modes hold the hot path's [`counters`]: rate limits and budget
+//! reservations, in process or in Redis (one Lua script per check).
 
+pub mod counters;
+mod counters_memory;
+mod counters_redis;
+mod counters_resilient;
 mod memory;
 mod redis_live;
 
 use async_trait::async_trait;
 use std::collections::HashMap;
 
+pub use counters::{
+    Admission, BudgetCharge, Counters, CountersError, RateLimit, RateState, Reservation, Verdict,
+};
+pub use counters_memory::InProcessCounters;
+pub use counters_redis::RedisCounters;
+pub use counters_resilient::Resilient;
 pub use memory::InProcess;
 pub use redis_live::RedisLive;
 

@@ -11,6 +11,7 @@ mod queries;
 mod sqlite;
 
 use async_trait::async_trait;
+use behest_core::killswitch::KillScope;
 use behest_core::{DnsStatus, MemberRole, Plan};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -137,6 +138,16 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_tier(&self, project_id: Uuid, id: Uuid) -> StoreResult<bool>;
     /// Replaces every tier of the project (discarding a draft restores the deployed ones).
     async fn replace_tiers(&self, project_id: Uuid, tiers: &[Tier]) -> StoreResult<()>;
+
+    // --- kill switches and the token ledger -----------------------------------------
+    /// Turns a switch on or off; `true` when that changed anything.
+    async fn set_kill_switch(&self, scope: KillScope, enabled: bool) -> StoreResult<bool>;
+    /// Every switch that is on.
+    async fn kill_switches(&self) -> StoreResult<Vec<KillScope>>;
+    /// Adds each entry's tokens to its (project, uid, day) row, in one transaction.
+    async fn add_token_usage(&self, usage: &[TokenUsage]) -> StoreResult<()>;
+    /// Every row of one day.
+    async fn token_usage_on(&self, day: &str) -> StoreResult<Vec<TokenUsage>>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (created if missing) or

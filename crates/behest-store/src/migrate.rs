@@ -23,6 +23,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "live_model",
         sql: include_str!("../migrations/sqlite/0002_live_model.sql"),
     },
+    Migration {
+        version: 3,
+        name: "policy",
+        sql: include_str!("../migrations/sqlite/0003_policy.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -35,5 +40,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "live_model",
         sql: include_str!("../migrations/postgres/0002_live_model.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "policy",
+        sql: include_str!("../migrations/postgres/0003_policy.sql"),
     },
 ];

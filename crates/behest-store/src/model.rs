@@ -165,3 +165,12 @@ pub struct Tier {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// Tokens one end user of a project spent on one UTC day (`YYYY-MM-DD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUsage {
+    pub project_id: Uuid,
+    pub uid: String,
+    pub day: String,
+    pub tokens: i64,
+}

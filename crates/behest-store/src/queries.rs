@@ -12,6 +12,7 @@ macro_rules! store_impl {
         use crate::model::*;
         use crate::{Backend, Store, StoreError, StoreResult};
         use async_trait::async_trait;
+        use behest_core::killswitch::KillScope;
         use behest_core::{DnsStatus, MemberRole, Plan, ProjectStatus};
         use chrono::{DateTime, Utc};
         use sqlx::types::Json;
@@ -855,6 +856,78 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn set_kill_switch(&self, scope: KillScope, enabled: bool) -> StoreResult<bool> {
+                let target = scope.target().unwrap_or(Uuid::nil());
+                let done = if enabled {
+                    sqlx::query(
+                        "INSERT INTO kill_switches (scope, target, enabled_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (scope, target) DO NOTHING",
+                    )
+                    .bind(scope.name())
+                    .bind(target)
+                    .bind(crate::now())
+                    .execute(&self.pool)
+                    .await?
+                } else {
+                    sqlx::query("DELETE FROM kill_switches WHERE scope = $1 AND target = $2")
+                        .bind(scope.name())
+                        .bind(target)
+                        .execute(&self.pool)
+                        .await?
+                };
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn kill_switches(&self) -> StoreResult<Vec<KillScope>> {
+                let rows = sqlx::query("SELECT scope, target FROM kill_switches ORDER BY scope, target")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let scope: String = row.try_get("scope")?;
+                        let target: Uuid = row.try_get("target")?;
+                        let target = (!target.is_nil()).then_some(target);
+                        KillScope::from_parts(&scope, target).ok_or_else(|| {
+                            StoreError::Corrupt(format!("kill_switches.scope = {scope:?}"))
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn add_token_usage(&self, usage: &[TokenUsage]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for entry in usage {
+                    sqlx::query(
+                        "INSERT INTO token_ledger (project_id, uid, day, tokens) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (project_id, uid, day) DO UPDATE SET tokens = token_ledger.tokens + excluded.tokens",
+                    )
+                    .bind(entry.project_id)
+                    .bind(&entry.uid)
+                    .bind(&entry.day)
+                    .bind(entry.tokens)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn token_usage_on(&self, day: &str) -> StoreResult<Vec<TokenUsage>> {
+                let rows = sqlx::query("SELECT project_id, uid, day, tokens FROM token_ledger WHERE day = $1")
+                    .bind(day)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(TokenUsage {
+                            project_id: row.try_get("project_id")?,
+                            uid: row.try_get("uid")?,
+                            day: row.try_get("day")?,
+                            tokens: row.try_get("tokens")?,
+                        })
+                    })
+                    .collect()
+            }
         }
 
         async fn insert_tenant(

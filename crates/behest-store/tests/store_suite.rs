@@ -573,6 +573,90 @@ async fn tiers_are_ordered_and_unique(store: &dyn Store) {
     ));
 }
 
+async fn kill_switches_are_durable_and_idempotent(store: &dyn Store) {
+    use behest_core::killswitch::KillScope;
+    assert!(store.kill_switches().await.unwrap().is_empty());
+    let (tenant, project) = (Uuid::new_v4(), Uuid::new_v4());
+    assert!(store
+        .set_kill_switch(KillScope::Global, true)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .set_kill_switch(KillScope::Global, true)
+            .await
+            .unwrap(),
+        "already on"
+    );
+    assert!(store
+        .set_kill_switch(KillScope::Tenant(tenant), true)
+        .await
+        .unwrap());
+    assert!(store
+        .set_kill_switch(KillScope::Project(project), true)
+        .await
+        .unwrap());
+    let mut on = store.kill_switches().await.unwrap();
+    on.sort();
+    let mut expected = vec![
+        KillScope::Global,
+        KillScope::Tenant(tenant),
+        KillScope::Project(project),
+    ];
+    expected.sort();
+    assert_eq!(on, expected);
+    assert!(store
+        .set_kill_switch(KillScope::Global, false)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .set_kill_switch(KillScope::Global, false)
+            .await
+            .unwrap(),
+        "already off"
+    );
+    assert!(!store
+        .kill_switches()
+        .await
+        .unwrap()
+        .contains(&KillScope::Global));
+}
+
+async fn the_token_ledger_adds_up_per_user_and_day(store: &dyn Store) {
+    let project = Uuid::new_v4();
+    let entry = |uid: &str, day: &str, tokens| TokenUsage {
+        project_id: project,
+        uid: uid.into(),
+        day: day.into(),
+        tokens,
+    };
+    store
+        .add_token_usage(&[
+            entry("ada", "2026-12-01", 100),
+            entry("bob", "2026-12-01", 7),
+        ])
+        .await
+        .unwrap();
+    store
+        .add_token_usage(&[
+            entry("ada", "2026-12-01", 50),
+            entry("ada", "2026-11-30", 9),
+        ])
+        .await
+        .unwrap();
+    let mut day = store.token_usage_on("2026-12-01").await.unwrap();
+    day.sort_by(|a, b| a.uid.cmp(&b.uid));
+    assert_eq!(
+        day,
+        vec![
+            entry("ada", "2026-12-01", 150),
+            entry("bob", "2026-12-01", 7)
+        ]
+    );
+    assert_eq!(store.token_usage_on("2026-11-30").await.unwrap().len(), 1);
+}
+
 /// Runs `case` on a fresh store of `backend`, cleaned up after.
 async fn with_store<F, Fut>(backend: Backend, case: F)
 where
@@ -607,6 +691,8 @@ fn main() -> std::process::ExitCode {
         case!(api_keys_lookup_rotate_and_revoke);
         case!(signing_keys);
         case!(tiers_are_ordered_and_unique);
+        case!(kill_switches_are_durable_and_idempotent);
+        case!(the_token_ledger_adds_up_per_user_and_day);
         tests = tests.add(
             &format!("{prefix}::concurrent_creates_cannot_exceed_the_limit"),
             needs,

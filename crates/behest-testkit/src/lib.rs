@@ -114,6 +114,65 @@ fn browser_ready() -> bool {
             .exists()
 }
 
+/// A `redis-server` of the test's own, on a free port, that the test may stop and
+/// start again (needs [`Need::RedisServer`]). Killed when dropped.
+pub struct PrivateRedis {
+    child: Option<std::process::Child>,
+    pub port: u16,
+}
+
+impl PrivateRedis {
+    /// Starts one on a free port.
+    pub fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(0);
+        Self::start_on(port)
+    }
+
+    /// Starts one on `port` (again, after [`PrivateRedis::stop`]).
+    pub fn start_on(port: u16) -> PrivateRedis {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while child.is_some()
+            && !answers(&format!("127.0.0.1:{port}"))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        PrivateRedis { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it (the port stays reserved for [`PrivateRedis::start_on`]).
+    pub fn stop(mut self) -> u16 {
+        self.kill();
+        self.port
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// The store backend a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -8,7 +8,7 @@
 
 mod common;
 
-use behest_testkit::{Need, Tests};
+use behest_testkit::{Need, PrivateRedis, Tests};
 
 use common::{Backend, Database, Server};
 use serde_json::json;
@@ -171,48 +171,9 @@ async fn changes_reach_every_replica_within_a_second() {
 }
 
 /// A private Redis this test may stop and start.
-struct PrivateRedis {
-    child: std::process::Child,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> PrivateRedis {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        PrivateRedis { child }
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn redis_down_means_502_on_deploy_not_an_outage() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let redis = PrivateRedis::start(port);
-    let url = format!("redis://127.0.0.1:{port}");
+    let redis = PrivateRedis::start();
+    let url = redis.url();
     let server = Server::start_with(
         Backend::Sqlite,
         &["--redis-url", &url],
@@ -222,7 +183,12 @@ async fn redis_down_means_502_on_deploy_not_an_outage() {
     let account = server.signup("outage@example.com").await;
     let project = server.project_with_token(&account, "Outage").await;
     let hello = json!({"messages": [{"role": "user", "content": "still here"}]});
-    redis.stop();
+    // Budgets fail closed while the shared counters are away; this project opts in to
+    // fail open, so that what is tested here is the live state.
+    server
+        .deploy_settings(&account, &project.id, json!({"budgets_fail_open": true}))
+        .await;
+    let port = redis.stop();
 
     // The draft is saved; the deploy cannot reach live traffic: 502, retry later.
     let origin = "http://localhost:3000";
@@ -253,7 +219,7 @@ async fn redis_down_means_502_on_deploy_not_an_outage() {
         200
     );
 
-    let redis = PrivateRedis::start(port);
+    let redis = PrivateRedis::start_on(port);
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = server
