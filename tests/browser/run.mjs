@@ -101,10 +101,15 @@ window.behestChat = async ({ baseURL, token, sessionId, threadId, timeoutMs }) =
     }
     result.finished = true;
     result.ok = true;
-    result.resourceServerTiming = performance
-      .getEntriesByType('resource')
-      .filter((e) => e.name.includes('/chat/completions'))
-      .flatMap((e) => e.serverTiming.map((t) => t.name));
+    // The Resource Timing entry of a streamed response lands a moment after its end.
+    for (let i = 0; i < 50; i += 1) {
+      result.resourceServerTiming = performance
+        .getEntriesByType('resource')
+        .filter((e) => e.name.includes('/chat/completions'))
+        .flatMap((e) => e.serverTiming.map((t) => t.name));
+      if (result.resourceServerTiming.length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   } catch (err) {
     result.error = String(err?.message ?? err);
     result.errorName = err?.constructor?.name ?? err?.name ?? typeof err;

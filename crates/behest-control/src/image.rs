@@ -1,8 +1,9 @@
 //! Builds the live image from the store: one entry per project (its deployed policy
-//! and live model) and per active tenant signing key. The control plane is the image's
+//! and live model), per active tenant signing key, and one of the kill switches. The control plane is the image's
 //! only writer; the gateway only reads it (see `behest_core::image`).
 
 use behest_core::image::{ImageEntry, ProjectEntry, SigningKeyEntry};
+use behest_core::killswitch::KillSwitches;
 use behest_core::policy::ProjectPolicy;
 use behest_core::ProjectStatus;
 use behest_store::{SettingsRow, Store, StoreError};
@@ -11,10 +12,11 @@ use uuid::Uuid;
 
 /// The whole image, keyed as the live state keeps it.
 pub async fn build(store: &dyn Store) -> Result<HashMap<String, String>, StoreError> {
-    let (projects, settings, keys) = tokio::try_join!(
+    let (projects, settings, keys, switches) = tokio::try_join!(
         store.all_projects(),
         store.all_settings(),
         store.active_tenant_signing_keys(),
+        store.kill_switches(),
     )?;
     let mut settings_by_project: HashMap<Uuid, SettingsRow> = settings
         .into_iter()
@@ -42,7 +44,10 @@ pub async fn build(store: &dyn Store) -> Result<HashMap<String, String>, StoreEr
                 tenant_id: key.tenant_id,
                 public_key_pem: key.public_key_pem,
             })
-        }));
+        }))
+        .chain(std::iter::once(ImageEntry::KillSwitches(
+            KillSwitches::from_scopes(switches),
+        )));
     for entry in entries {
         match entry.encode() {
             Ok((key, json)) => {

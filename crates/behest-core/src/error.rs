@@ -95,6 +95,8 @@ error_codes! {
     UpstreamError => "upstream_error", 502, "api_error", Warn;
     LiveSyncFailed => "LIVE_SYNC_FAILED", 502, "api_error", Error;
     KillSwitch => "kill_switch", 503, "api_error", Info;
+    /// The shared counters are away and the project's budgets fail closed.
+    BudgetUnavailable => "budget_unavailable", 503, "api_error", Warn;
     NotReady => "not_ready", 503, "api_error", Info;
     ServerShuttingDown => "server_shutting_down", 503, "api_error", Info;
     UpstreamTimeout => "upstream_timeout", 504, "api_error", Warn;

@@ -7,6 +7,7 @@
 
 use arc_swap::ArcSwap;
 use behest_core::image::{ImageEntry, ProjectEntry, SigningKeyEntry};
+use behest_core::killswitch::{KillScope, KillSwitches};
 use behest_core::mint::TierRef;
 use behest_core::policy::EffectivePolicy;
 use behest_core::settings::SettingsValues;
@@ -119,6 +120,7 @@ pub struct DirectorySnapshot {
     by_slug: HashMap<String, Arc<ProjectSnapshot>>,
     by_id: HashMap<Uuid, Arc<ProjectSnapshot>>,
     tenant_keys: HashMap<String, TenantKey>,
+    kill_switches: KillSwitches,
     /// Increases with every reload; caches derived from a snapshot compare it.
     pub generation: u64,
 }
@@ -135,11 +137,22 @@ impl DirectorySnapshot {
     pub fn tenant_key(&self, kid: &str) -> Option<&TenantKey> {
         self.tenant_keys.get(kid)
     }
+
+    /// The kill switch that stops this project, if one is on.
+    pub fn stopping(&self, project: &ProjectSnapshot) -> Option<KillScope> {
+        self.kill_switches.stopping(project.tenant_id, project.id)
+    }
+
+    pub fn kill_switches(&self) -> &KillSwitches {
+        &self.kill_switches
+    }
 }
 
 pub struct Directory {
     current: ArcSwap<DirectorySnapshot>,
     generations: AtomicU64,
+    /// Ticks with every new snapshot: open streams watch it for kill switches.
+    changed: tokio::sync::watch::Sender<u64>,
     /// The model of projects (and tiers) that chose none.
     default_model: String,
     /// The image `current` was built from: an identical image is not rebuilt, so the
@@ -153,6 +166,7 @@ impl Directory {
         Directory {
             current: ArcSwap::default(),
             generations: AtomicU64::new(0),
+            changed: tokio::sync::watch::Sender::new(0),
             default_model: default_model.into(),
             loaded: std::sync::Mutex::new(HashMap::new()),
         }
@@ -160,6 +174,11 @@ impl Directory {
 
     pub fn snapshot(&self) -> arc_swap::Guard<Arc<DirectorySnapshot>> {
         self.current.load()
+    }
+
+    /// Fires whenever a new snapshot is in place.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     pub fn default_model(&self) -> &str {
@@ -188,6 +207,7 @@ impl Directory {
                     next.by_slug.insert(snapshot.slug.clone(), snapshot.clone());
                     next.by_id.insert(snapshot.id, snapshot);
                 }
+                Ok(ImageEntry::KillSwitches(switches)) => next.kill_switches = switches,
                 Ok(ImageEntry::SigningKey(entry)) => match TenantKey::new(&entry) {
                     Ok(key) => {
                         next.tenant_keys.insert(entry.kid, key);
@@ -200,6 +220,7 @@ impl Directory {
             }
         }
         self.current.store(Arc::new(next));
+        self.changed.send_replace(generation);
     }
 }
 

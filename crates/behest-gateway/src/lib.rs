@@ -29,6 +29,8 @@ use axum::Router;
 use behest_auth::keyring::Keyring;
 use behest_http::edge::{RequestStarted, TraceId};
 use behest_http::{bearer_token, ApiError, ApiResult, ProjectHint};
+use behest_live::Counters;
+use behest_providers::tokens::TokenCounter;
 use behest_providers::ModelRegistry;
 use directory::{Directory, ProjectSnapshot};
 use outcome::{Origin, OutcomeSink};
@@ -50,6 +52,9 @@ pub struct GatewayConfig {
     pub drain: Duration,
     /// The known models: the built-in catalog and the operator's additions.
     pub models: Arc<ModelRegistry>,
+    /// The output cap a budget reserves (and sends) for a model the catalog does not
+    /// know, when the request names none.
+    pub default_output_cap: u32,
 }
 
 #[derive(Clone)]
@@ -60,16 +65,22 @@ struct Inner {
     verifier: Verifier,
     upstreams: Upstreams,
     models: Arc<ModelRegistry>,
+    counters: Arc<dyn Counters>,
+    tokens: TokenCounter,
+    default_output_cap: u32,
     outcomes: Arc<dyn OutcomeSink>,
     shutdown: CancellationToken,
     drain: Duration,
 }
 
 impl GatewayState {
+    /// `outcomes` receives every request's outcome once its reservation is settled
+    /// with `counters`.
     pub fn new(
         config: GatewayConfig,
         directory: Arc<Directory>,
         keyring: Arc<Keyring>,
+        counters: Arc<dyn Counters>,
         outcomes: Arc<dyn OutcomeSink>,
         shutdown: CancellationToken,
     ) -> Result<GatewayState, reqwest::Error> {
@@ -78,14 +89,32 @@ impl GatewayState {
             verifier: Verifier::new(keyring, &config.accepted_issuers),
             upstreams: Upstreams::new(config.upstream)?,
             models: config.models,
-            outcomes,
+            outcomes: Arc::new(outcome::Accounting {
+                counters: counters.clone(),
+                next: outcomes,
+            }),
+            counters,
+            tokens: TokenCounter::default(),
+            default_output_cap: config.default_output_cap.max(1),
             shutdown,
             drain: config.drain,
         })))
     }
 
-    pub fn directory(&self) -> &Directory {
+    pub fn directory(&self) -> &Arc<Directory> {
         &self.0.directory
+    }
+
+    pub fn counters(&self) -> &dyn Counters {
+        self.0.counters.as_ref()
+    }
+
+    pub fn tokens(&self) -> &TokenCounter {
+        &self.0.tokens
+    }
+
+    pub fn default_output_cap(&self) -> u32 {
+        self.0.default_output_cap
     }
 
     pub fn upstreams(&self) -> &Upstreams {

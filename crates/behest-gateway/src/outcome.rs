@@ -10,6 +10,7 @@
 //! happened by then.
 
 use behest_core::ErrorCode;
+use behest_live::{Counters, Reservation};
 use behest_providers::{Provider, Usage};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +56,8 @@ pub enum Ending {
     ClientGone,
     /// The server's drain ran out while streaming.
     Shutdown,
+    /// A kill switch stopped the stream.
+    KillSwitch,
 }
 
 impl Ending {
@@ -65,6 +68,7 @@ impl Ending {
             Ending::UpstreamFailed => "upstream_failed",
             Ending::ClientGone => "client_gone",
             Ending::Shutdown => "shutdown",
+            Ending::KillSwitch => "kill_switch",
         }
     }
 }
@@ -119,12 +123,56 @@ pub struct Outcome {
     /// Time spent inside Behest: the request's whole duration minus `upstream_time`.
     pub behest_time: Duration,
     pub total_time: Duration,
+    /// What admission reserved, settled from this outcome.
+    pub reservation: Option<Reservation>,
+}
+
+impl Outcome {
+    /// The tokens a budget is charged: what was used, or nothing.
+    pub fn charged_tokens(&self) -> u64 {
+        self.tokens.map_or(0, |t| t.total)
+    }
 }
 
 /// Receives every outcome, once. Called on the request's own task (and from `Drop`),
 /// so it must not block: buffer and hand off.
 pub trait OutcomeSink: Send + Sync + 'static {
     fn record(&self, outcome: &Outcome);
+}
+
+/// Settles each outcome's reservation with the counters (off the request's task),
+/// then hands the outcome on.
+pub struct Accounting {
+    pub counters: Arc<dyn Counters>,
+    pub next: Arc<dyn OutcomeSink>,
+}
+
+impl OutcomeSink for Accounting {
+    fn record(&self, outcome: &Outcome) {
+        if let Some(reservation) = outcome.reservation.clone() {
+            let used: Vec<u64> = reservation
+                .charges
+                .iter()
+                .map(|_| outcome.charged_tokens())
+                .collect();
+            if self.counters.settle_now(&reservation, &used) {
+                self.next.record(outcome);
+                return;
+            }
+            let counters = self.counters.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        if let Err(err) = counters.settle(&reservation, &used).await {
+                            tracing::warn!(error = %err, "a reservation could not be settled");
+                        }
+                    });
+                }
+                Err(_) => tracing::warn!("no runtime to settle a reservation on"),
+            }
+        }
+        self.next.record(outcome);
+    }
 }
 
 /// A sink that drops everything (tests that do not look).
@@ -175,6 +223,7 @@ impl OutcomeRecorder {
                 upstream_time: Duration::ZERO,
                 behest_time: Duration::ZERO,
                 total_time: Duration::ZERO,
+                reservation: None,
             },
             upstream_since: None,
             upstream_called: false,
@@ -245,6 +294,11 @@ impl OutcomeRecorder {
                 .max(usage.prompt_tokens + usage.completion_tokens),
             source: TokenSource::Reported,
         });
+    }
+
+    /// What admission reserved: settled when the request ends, however it ends.
+    pub fn set_reservation(&mut self, reservation: Reservation) {
+        self.outcome.reservation = Some(reservation);
     }
 
     pub fn set_status(&mut self, status: u16) {

@@ -6,7 +6,8 @@
 //!
 //! The stages of a chat completion, in order (each a plain function below):
 //! 1. **gate** — a suspended project serves nothing ([`gate`]).
-//! 2. **admit** — rate limits and budgets (the policy issue).
+//! 2. **admit** — the rate limit and the daily token budget, one call to the counters,
+//!    which reserves the call's estimate ([`admit`]); the outcome settles it.
 //! 3. **guard** — sentinel, then PII (the policy issue).
 //! 4. **compose** — the policy's system prompt first ([`compose`]).
 //! 5. **dispatch** — the model's provider and credentials ([`GatewayState::route`]),
@@ -16,16 +17,19 @@
 //! Embeddings and the model list run the same gate, route and outcome.
 
 use crate::outcome::{Ending, Identity, Operation, Origin, OutcomeRecorder};
-use crate::sse::{self, Relay};
+use crate::sse::{self, KillWatch, Relay};
 use crate::upstream::{upstream_error, Credentials};
 use crate::verify::Principal;
 use crate::GatewayState;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use behest_core::killswitch::KillScope;
 use behest_core::policy::EffectivePolicy;
 use behest_core::ErrorCode;
 use behest_http::ApiError;
+use behest_live::{Admission, BudgetCharge, RateLimit, RateState, Reservation, Verdict};
+use behest_providers::tokens::Family;
 use behest_providers::{
     echo, tokens, ChatRequest, EncodedRequest, Message, MessageContent, ModelRoute, Provider,
     WireFormat,
@@ -35,6 +39,7 @@ use serde_json::{json, Map, Value};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
+use uuid::Uuid;
 
 /// What the request says about itself beyond its body, kept for usage and memory.
 #[derive(Debug, Clone)]
@@ -84,10 +89,12 @@ pub enum AnswerBody {
     Error(ApiError),
 }
 
-/// What the pipeline answers, with the `Server-Timing` of the moment its head left.
+/// What the pipeline answers, with the `Server-Timing` of the moment its head left and
+/// the rate limit's state (`X-RateLimit-*`) when the call went through admission.
 pub struct Answer {
     pub body: AnswerBody,
     pub server_timing: String,
+    pub rate: Option<RateState>,
 }
 
 impl Answer {
@@ -113,8 +120,17 @@ impl IntoResponse for Answer {
             AnswerBody::Stream(stream) => sse::sse_response(stream),
             AnswerBody::Error(err) => err.into_response(),
         };
+        let headers = response.headers_mut();
         if let Ok(value) = HeaderValue::from_str(&self.server_timing) {
-            response.headers_mut().insert("server-timing", value);
+            headers.insert("server-timing", value);
+        }
+        if let Some(rate) = self.rate {
+            headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
+            headers.insert(
+                "x-ratelimit-reset",
+                HeaderValue::from(rate.reset_ms.div_ceil(1000)),
+            );
         }
         response
     }
@@ -122,6 +138,11 @@ impl IntoResponse for Answer {
 
 /// A refusal, recorded as the request's outcome.
 pub fn refused(outcome: OutcomeRecorder, error: ApiError) -> Answer {
+    refused_with(outcome, error, None)
+}
+
+/// A refusal with the rate limit's state (a 429, or a refusal after admission).
+pub fn refused_with(outcome: OutcomeRecorder, error: ApiError, rate: Option<RateState>) -> Answer {
     let server_timing = outcome.server_timing();
     let ending = if outcome.upstream_called() {
         Ending::UpstreamFailed
@@ -132,6 +153,7 @@ pub fn refused(outcome: OutcomeRecorder, error: ApiError) -> Answer {
     Answer {
         body: AnswerBody::Error(error),
         server_timing,
+        rate,
     }
 }
 
@@ -212,12 +234,169 @@ impl GatewayState {
     }
 }
 
-/// **gate**: a suspended project serves nothing.
-pub fn gate(principal: &Principal) -> Result<(), ApiError> {
+/// **gate**: a suspended project serves nothing, nor one a kill switch stops.
+pub fn gate(gateway: &GatewayState, principal: &Principal) -> Result<(), ApiError> {
     if principal.project.suspended {
         return Err(ApiError::forbidden("project is suspended"));
     }
+    if let Some(scope) = gateway.directory().snapshot().stopping(&principal.project) {
+        return Err(kill_switch_error(scope));
+    }
     Ok(())
+}
+
+pub(crate) fn kill_switch_error(scope: KillScope) -> ApiError {
+    ApiError::new(
+        ErrorCode::KillSwitch,
+        format!("service stopped by the {} kill switch", scope.name()),
+    )
+}
+
+/// How many output tokens a call may produce, as admission reserves them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The request set `max_tokens`: reserved whole, or refused.
+    Fixed(u32),
+    /// The request set none: up to this (the model's maximum), shrunk to the budget's
+    /// room if need be, and the shrunk cap sent upstream.
+    UpTo(u32),
+    /// Nothing comes out but usage (embeddings).
+    None,
+}
+
+/// The fewest output tokens a call without `max_tokens` is admitted with.
+const MIN_OUTPUT_TOKENS: u32 = 16;
+/// How long a day's budget key lives: past its day, whatever the time zone of a clock.
+const BUDGET_TTL_SECS: u64 = 2 * 86_400;
+
+/// What admission let through.
+pub struct Admitted {
+    pub rate: Option<RateState>,
+    pub reservation: Option<Reservation>,
+    /// The output cap to send upstream, when the budget shrank it.
+    pub output_cap: Option<u32>,
+}
+
+/// The tag of one end user of one project in every counter key, so that a user's keys
+/// stay together (one Redis Cluster slot) whatever their id holds.
+fn user_tag(project: Uuid, uid: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in uid.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{{{project}:{hash:016x}}}:{}", uid.len())
+}
+
+/// The key of an end user's token budget for one UTC day (`YYYY-MM-DD`): what
+/// admission charges and what the ledger restores at start-up.
+pub fn token_budget_key(project: Uuid, uid: &str, day: &str) -> String {
+    format!("tok:{}:{day}", user_tag(project, uid))
+}
+
+/// The UTC day of a time in milliseconds since the epoch, as budget keys spell it.
+pub fn utc_day(now_ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(i64::try_from(now_ms).unwrap_or(0))
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// **admit**: the rate limit (`rpm_limit` per end user) and the daily token budget
+/// (`tokens_per_day` per end user, UTC days), in one call to the counters. `prompt` is
+/// the estimated input; what the answer may use depends on `output`.
+pub async fn admit(
+    gateway: &GatewayState,
+    principal: &Principal,
+    policy: &EffectivePolicy,
+    prompt: u64,
+    output: Output,
+) -> Result<Admitted, (ApiError, Option<RateState>)> {
+    let tag = user_tag(principal.project.id, &principal.uid);
+    let now = behest_live::counters::now_ms();
+    let day = utc_day(now);
+    let (reserve, least) = match output {
+        Output::Fixed(n) => (prompt + u64::from(n), prompt + u64::from(n)),
+        Output::UpTo(n) => (
+            prompt + u64::from(n),
+            prompt + u64::from(MIN_OUTPUT_TOKENS.min(n)),
+        ),
+        Output::None => (prompt, prompt),
+    };
+    let admission = Admission {
+        rate: Some(RateLimit {
+            key: format!("rl:{tag}"),
+            limit: policy.rpm_limit,
+            window_ms: 60_000,
+        }),
+        budgets: vec![BudgetCharge {
+            key: token_budget_key(principal.project.id, &principal.uid, &day),
+            limit: policy.tokens_per_day,
+            reserve: reserve.max(1),
+            min_reserve: least.max(1),
+        }],
+        budget_ttl_secs: BUDGET_TTL_SECS,
+        fail_open: policy.budgets_fail_open,
+        now_ms: now,
+    };
+    let verdict = gateway
+        .counters()
+        .admit(&admission)
+        .await
+        .unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "counters failed");
+            Verdict::Unavailable
+        });
+    match verdict {
+        Verdict::Admitted { rate, reservation } => {
+            let granted = reservation.granted(0);
+            let output_cap = match output {
+                Output::UpTo(n) if granted < prompt + u64::from(n) && !reservation.charges.is_empty() => {
+                    Some(u32::try_from(granted.saturating_sub(prompt)).unwrap_or(n).max(1))
+                }
+                _ => None,
+            };
+            Ok(Admitted {
+                rate,
+                reservation: Some(reservation).filter(|r| !r.charges.is_empty()),
+                output_cap,
+            })
+        }
+        Verdict::RateLimited {
+            rate,
+            retry_after_ms,
+        } => {
+            let mut error = ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "rate limit of {} requests per minute reached; retry in {} s",
+                    rate.limit,
+                    retry_after_ms.div_ceil(1000).max(1)
+                ),
+            );
+            error.retry_after = Some(retry_after_ms.div_ceil(1000).max(1));
+            Err((error, Some(rate)))
+        }
+        Verdict::OverBudget {
+            rate, remaining, ..
+        } => Err((
+            ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "the daily token budget (tokens_per_day: {}) cannot cover this request ({remaining} tokens left today); it renews at 00:00 UTC",
+                    policy.tokens_per_day
+                ),
+            )
+            .with_param("tokens_per_day"),
+            rate,
+        )),
+        Verdict::Unavailable => Err((
+            ApiError::new(
+                ErrorCode::BudgetUnavailable,
+                "the token budget cannot be checked right now; retry shortly",
+            ),
+            None,
+        )),
+    }
 }
 
 /// **compose**: the policy's system prompt goes first, before the request's own.
@@ -262,20 +441,70 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
         ..
     } = call;
     let prepared = (|| {
-        gate(&principal)?;
+        gate(gateway, &principal)?;
         validate(&request)?;
-        let (route, credentials) = gateway.route(&policy.model)?;
-        compose(&policy, &mut request);
-        request.model = Some(route.model.clone());
-        Ok::<_, ApiError>((route, credentials))
+        gateway.route(&policy.model)
     })();
     let (route, credentials) = match prepared {
         Ok(prepared) => prepared,
         Err(err) => return refused(outcome, err),
     };
     outcome.set_route(&route.model, route.provider);
-    outcome.set_prompt_estimate(tokens::prompt(&request));
-    dispatch(gateway, outcome, &request, &route, credentials.as_ref()).await
+
+    // admit: the prompt as it will be sent (the policy's system prompt included).
+    let family = Family::of(route.provider, &route.upstream_model);
+    let prompt = gateway.tokens().prompt(family, &request)
+        + policy
+            .system_prompt
+            .as_deref()
+            .map_or(0, |p| gateway.tokens().count(family, p) + 3);
+    outcome.set_prompt_estimate(prompt);
+    let output = match request.max_output_tokens() {
+        Some(n) => Output::Fixed(n),
+        None => Output::UpTo(
+            gateway
+                .models()
+                .info(&route)
+                .map_or(gateway.default_output_cap(), |m| m.max_output_tokens),
+        ),
+    };
+    let admitted = match admit(gateway, &principal, &policy, prompt, output).await {
+        Ok(admitted) => admitted,
+        Err((err, rate)) => return refused_with(outcome, err, rate),
+    };
+    if let Some(reservation) = admitted.reservation {
+        outcome.set_reservation(reservation);
+    }
+    if let Some(cap) = admitted.output_cap {
+        cap_output(&mut request, route.provider, cap);
+    }
+
+    compose(&policy, &mut request);
+    request.model = Some(route.model.clone());
+    let kill = KillWatch::new(gateway, &principal);
+    let mut answer = dispatch(
+        gateway,
+        outcome,
+        &request,
+        &route,
+        credentials.as_ref(),
+        kill,
+    )
+    .await;
+    answer.rate = admitted.rate;
+    answer
+}
+
+/// Sends the budget's cap as the request's output limit, in the field the provider
+/// takes (OpenAI's current models refuse `max_tokens`).
+fn cap_output(request: &mut ChatRequest, provider: Provider, cap: u32) {
+    if provider == Provider::OpenAi {
+        request.max_completion_tokens = Some(cap);
+        request.max_tokens = None;
+    } else {
+        request.max_tokens = Some(cap);
+        request.max_completion_tokens = None;
+    }
 }
 
 /// **dispatch**: the echo model in process, or the provider over HTTP.
@@ -285,6 +514,7 @@ async fn dispatch(
     request: &ChatRequest,
     route: &ModelRoute,
     credentials: Option<&Credentials>,
+    kill: KillWatch,
 ) -> Answer {
     let Some(credentials) = credentials else {
         return dispatch_echo(outcome, request, route);
@@ -312,6 +542,7 @@ async fn dispatch(
             idle_timeout: config.idle_timeout,
             shutdown: gateway.shutdown_token(),
             drain: gateway.drain(),
+            kill,
         };
         return Answer {
             body: AnswerBody::Stream(Box::pin(sse::relay(
@@ -321,6 +552,7 @@ async fn dispatch(
                 outcome,
             ))),
             server_timing,
+            rate: None,
         };
     }
     let status = upstream.response.status().as_u16();
@@ -364,6 +596,7 @@ fn dispatch_echo(outcome: OutcomeRecorder, request: &ChatRequest, route: &ModelR
                 Answer {
                     body: AnswerBody::Stream(Box::pin(sse::from_chunks(chunks, outcome))),
                     server_timing,
+                    rate: None,
                 }
             }
             Err(err) => refused(outcome, provider_error(err)),
@@ -393,6 +626,7 @@ fn answered(mut outcome: OutcomeRecorder, body: Bytes) -> Answer {
     Answer {
         body: AnswerBody::Json(body),
         server_timing,
+        rate: None,
     }
 }
 
@@ -412,7 +646,7 @@ const ECHO_DIMENSIONS: usize = 8;
 /// `POST /v1/embeddings`, through the same gate, route and outcome as chat. The request
 /// names its embedding model (`text-embedding-3-small`, or `provider:model`); without a
 /// provider prefix it goes to the provider of the policy's chat model.
-pub async fn embed(gateway: &GatewayState, call: Call, mut request: Map<String, Value>) -> Answer {
+pub async fn embed(gateway: &GatewayState, call: Call, request: Map<String, Value>) -> Answer {
     let Call {
         principal,
         policy,
@@ -421,7 +655,7 @@ pub async fn embed(gateway: &GatewayState, call: Call, mut request: Map<String, 
     } = call;
     let prepared =
         (|| {
-            gate(&principal)?;
+            gate(gateway, &principal)?;
             let inputs = embedding_inputs(&request)?;
             let requested = request
                 .get("model")
@@ -462,8 +696,47 @@ pub async fn embed(gateway: &GatewayState, call: Call, mut request: Map<String, 
         Err(err) => return refused(outcome, err),
     };
     outcome.set_route(&requested, provider);
+    let family = Family::of(provider, &requested);
+    let prompt: u64 = inputs
+        .iter()
+        .map(|t| gateway.tokens().count(family, t))
+        .sum();
+    outcome.set_prompt_estimate(prompt);
+    let admitted = match admit(gateway, &principal, &policy, prompt, Output::None).await {
+        Ok(admitted) => admitted,
+        Err((err, rate)) => return refused_with(outcome, err, rate),
+    };
+    if let Some(reservation) = admitted.reservation {
+        outcome.set_reservation(reservation);
+    }
+    let mut answer = embed_dispatch(
+        gateway,
+        outcome,
+        request,
+        &inputs,
+        &requested,
+        provider,
+        model,
+        credentials,
+    )
+    .await;
+    answer.rate = admitted.rate;
+    answer
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn embed_dispatch(
+    gateway: &GatewayState,
+    mut outcome: OutcomeRecorder,
+    mut request: Map<String, Value>,
+    inputs: &[String],
+    requested: &str,
+    provider: Provider,
+    model: String,
+    credentials: Option<Credentials>,
+) -> Answer {
     let Some(credentials) = credentials else {
-        let body = echo_embeddings(&inputs, &requested);
+        let body = echo_embeddings(inputs, requested);
         if let Some(usage) = body
             .get("usage")
             .and_then(|u| serde_json::from_value(u.clone()).ok())
@@ -563,7 +836,7 @@ pub fn models(gateway: &GatewayState, call: Call) -> Answer {
         mut outcome,
         ..
     } = call;
-    let route = match gate(&principal).and_then(|()| gateway.route(&policy.model)) {
+    let route = match gate(gateway, &principal).and_then(|()| gateway.route(&policy.model)) {
         Ok((route, _)) => route,
         Err(err) => return refused(outcome, err),
     };

@@ -1,8 +1,9 @@
 //! Server-sent events out: OpenAI's framing (`data: {chunk}\n\n` … `data: [DONE]\n\n`),
 //! an upstream stream translated chunk by chunk, and how a stream ends when things go
 //! wrong — an error event, never a hang: upstream silence past the idle timeout, a
-//! provider error mid-stream, or the server draining for shutdown (the stream gets
-//! `drain` to finish, then is cut with an error event).
+//! provider error mid-stream, the server draining for shutdown (the stream gets
+//! `drain` to finish, then is cut with an error event), or a kill switch turned on for
+//! its project (cut at once with a `kill_switch` error event).
 //!
 //! The body pulls from the upstream only when the client is ready for more; when the
 //! client goes away hyper drops the body, which drops the upstream response and closes
@@ -12,16 +13,21 @@
 //! (with the provider's usage, or the tokens counted from what was streamed), and a
 //! body dropped early records a client gone.
 
+use crate::directory::{Directory, ProjectSnapshot};
 use crate::outcome::{Ending, OutcomeRecorder};
+use crate::verify::Principal;
+use crate::GatewayState;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
+use behest_core::killswitch::KillScope;
 use behest_http::{ApiError, ErrorCode};
 use behest_providers::{ChatChunk, Provider, StreamDecoder};
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Serialize;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -104,6 +110,39 @@ pub struct Relay {
     pub idle_timeout: Duration,
     pub shutdown: CancellationToken,
     pub drain: Duration,
+    pub kill: KillWatch,
+}
+
+/// Watches the directory for a kill switch that stops one project: a stream in flight
+/// ends with a `kill_switch` error event as soon as its project is switched off.
+pub struct KillWatch {
+    changes: tokio::sync::watch::Receiver<u64>,
+    directory: Arc<Directory>,
+    project: Arc<ProjectSnapshot>,
+}
+
+impl KillWatch {
+    pub fn new(gateway: &GatewayState, principal: &Principal) -> KillWatch {
+        let directory = gateway.directory().clone();
+        KillWatch {
+            changes: directory.changes(),
+            directory,
+            project: principal.project.clone(),
+        }
+    }
+
+    /// Resolves when a switch stopping the project is on.
+    async fn stopped(&mut self) -> KillScope {
+        loop {
+            if let Some(scope) = self.directory.snapshot().stopping(&self.project) {
+                return scope;
+            }
+            if self.changes.changed().await.is_err() {
+                // The directory is gone: nothing will ever switch it off.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
 }
 
 struct RelayState {
@@ -119,6 +158,7 @@ enum Next {
     Bytes(Option<reqwest::Result<Bytes>>),
     Silent,
     Drained,
+    Killed(KillScope),
 }
 
 /// Relays `response` (an upstream SSE body) through `decoder` as OpenAI chunks.
@@ -149,6 +189,7 @@ pub fn relay(
                     continue;
                 }
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Next::Drained,
+                scope = state.relay.kill.stopped() => Next::Killed(scope),
                 read = read(&mut state.upstream, &mut state.outcome, state.relay.idle_timeout) => read,
             };
             let frames = match next {
@@ -192,6 +233,10 @@ pub fn relay(
                     );
                     state.fail(error, Ending::UpstreamFailed)
                 }
+                Next::Killed(scope) => state.fail(
+                    crate::pipeline::kill_switch_error(scope),
+                    Ending::KillSwitch,
+                ),
                 Next::Drained => state.fail(
                     ApiError::new(
                         ErrorCode::ServerShuttingDown,

@@ -16,6 +16,7 @@ use behest_gateway::pipeline::{self, AnswerBody, RequestContext};
 use behest_gateway::upstream::{ProviderEndpoint, UpstreamConfig};
 use behest_gateway::verify::Principal;
 use behest_gateway::{GatewayConfig, GatewayState};
+use behest_live::InProcessCounters;
 use behest_providers::{ChatRequest, ModelRegistry, Provider};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -78,9 +79,11 @@ async fn fixture() -> Fixture {
             accepted_issuers: vec!["behest".into()],
             drain: Duration::from_secs(1),
             models: Arc::new(ModelRegistry::builtin().clone()),
+            default_output_cap: 4096,
         },
         directory.clone(),
         Arc::new(Keyring::default()),
+        Arc::new(InProcessCounters::default()),
         outcomes.clone(),
         CancellationToken::new(),
     )

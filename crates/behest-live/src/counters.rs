@@ -111,6 +111,14 @@ pub trait Counters: Send + Sync + 'static {
     /// Moves each charge from what was reserved to `used[i]`. Idempotent: a reservation
     /// settles once, whatever is retried.
     async fn settle(&self, reservation: &Reservation, used: &[u64]) -> Result<(), CountersError>;
+    /// Settles at once, without waiting, when the implementation can (in process): so a
+    /// user's next request sees the room this one gave back. `false`: call [`settle`].
+    ///
+    /// [`settle`]: Counters::settle
+    fn settle_now(&self, _reservation: &Reservation, _used: &[u64]) -> bool {
+        false
+    }
+
     /// Raises `key` to at least `used` (rebuilding from the ledger never lowers what
     /// running replicas have counted since).
     async fn restore(&self, key: &str, used: u64, ttl_secs: u64) -> Result<(), CountersError>;

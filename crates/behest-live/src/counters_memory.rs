@@ -170,7 +170,7 @@ impl InProcessCounters {
         }
     }
 
-    pub(crate) fn settle_now(&self, reservation: &Reservation, used: &[u64]) {
+    pub(crate) fn settle_local(&self, reservation: &Reservation, used: &[u64]) {
         let Some((anchor, _)) = reservation.charges.first() else {
             return;
         };
@@ -194,8 +194,13 @@ impl Counters for InProcessCounters {
     }
 
     async fn settle(&self, reservation: &Reservation, used: &[u64]) -> Result<(), CountersError> {
-        self.settle_now(reservation, used);
+        self.settle_local(reservation, used);
         Ok(())
+    }
+
+    fn settle_now(&self, reservation: &Reservation, used: &[u64]) -> bool {
+        self.settle_local(reservation, used);
+        true
     }
 
     async fn restore(&self, key: &str, used: u64, ttl_secs: u64) -> Result<(), CountersError> {

@@ -137,7 +137,7 @@ impl Counters for Resilient {
 
     async fn settle(&self, reservation: &Reservation, used: &[u64]) -> Result<(), CountersError> {
         if reservation.local {
-            self.local.settle_now(reservation, used);
+            self.local.settle_local(reservation, used);
             return Ok(());
         }
         // A reservation Redis holds is settled there; if Redis is away it stays
@@ -146,6 +146,13 @@ impl Counters for Resilient {
             .settle(reservation, used)
             .await
             .inspect_err(|err| self.went_away(err))
+    }
+
+    fn settle_now(&self, reservation: &Reservation, used: &[u64]) -> bool {
+        if reservation.local {
+            self.local.settle_local(reservation, used);
+        }
+        reservation.local
     }
 
     async fn restore(&self, key: &str, used: u64, ttl_secs: u64) -> Result<(), CountersError> {

@@ -16,9 +16,10 @@ pub const ECHO_MODEL: &str = "behest/echo";
 /// How many content chunks a streamed echo is split into (at most).
 const PIECES: usize = 4;
 
-/// Rough token estimate: one token per four characters, rounded up.
+/// The echo model's own token count: one per four characters, rounded up (it has no
+/// tokenizer; its usage only has to be plausible and stable).
 pub fn estimate_tokens(text: &str) -> u64 {
-    crate::tokens::count(text)
+    (text.chars().count() as u64).div_ceil(4)
 }
 
 fn text_of(content: Option<&MessageContent>) -> String {
@@ -36,7 +37,11 @@ fn answer(req: &ChatRequest) -> Result<(String, Usage), ProviderError> {
         .ok_or_else(|| {
             ProviderError::invalid("messages", "echo needs at least one user message")
         })?;
-    let prompt = crate::tokens::prompt(req);
+    let prompt: u64 = req
+        .messages
+        .iter()
+        .map(|m| estimate_tokens(&text_of(m.content.as_ref())))
+        .sum();
     let usage = Usage::new(prompt, estimate_tokens(&text));
     Ok((text, usage))
 }

@@ -86,6 +86,8 @@ pub struct FileConfig {
     pub dns: DnsFileConfig,
     #[serde(default)]
     pub upstream: UpstreamFileConfig,
+    #[serde(default)]
+    pub limits: LimitsFileConfig,
     /// `[providers.openai] api_key = "...", base_url = "..."`, one table per provider.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderFileConfig>,
@@ -98,6 +100,16 @@ pub struct UpstreamFileConfig {
     pub first_byte_timeout_ms: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
     pub max_retries: Option<u32>,
+}
+
+/// `[limits]`: the counters behind rate limits and budgets.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFileConfig {
+    /// How long a call to the shared counters (Redis) may take before the fallback.
+    pub redis_timeout_ms: Option<u64>,
+    /// The output cap reserved (and sent) for a model the catalog does not know.
+    pub default_output_cap: Option<u32>,
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -143,6 +155,8 @@ pub struct Settings {
     pub upstream: UpstreamConfig,
     pub redis_url: Option<String>,
     pub redis_namespace: String,
+    pub counters_timeout: Duration,
+    pub default_output_cap: u32,
     pub models: Arc<ModelRegistry>,
     pub demo: bool,
 }
@@ -384,6 +398,10 @@ impl Settings {
             upstream,
             redis_url,
             redis_namespace: file.redis_namespace.unwrap_or_else(|| "behest".to_owned()),
+            counters_timeout: Duration::from_millis(
+                file.limits.redis_timeout_ms.unwrap_or(100).clamp(5, 10_000),
+            ),
+            default_output_cap: file.limits.default_output_cap.unwrap_or(4096).max(1),
             models: Arc::new(models),
             demo: args.demo,
         })

@@ -4,6 +4,7 @@
 
 mod config;
 mod demo;
+mod ledger;
 mod outcomes;
 mod serve;
 

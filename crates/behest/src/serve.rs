@@ -11,7 +11,9 @@ use behest_control::{ChangeFeed, ControlConfig, ControlState};
 use behest_gateway::directory::Directory;
 use behest_gateway::{GatewayConfig, GatewayState};
 use behest_http::{edge, SiteDomain};
-use behest_live::{InProcess, LiveState, RedisLive};
+use behest_live::{
+    Counters, InProcess, InProcessCounters, LiveState, RedisCounters, RedisLive, Resilient,
+};
 use behest_store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -57,16 +59,48 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)
         .context("building the live state")?;
     let shutdown = CancellationToken::new();
+    // The counters behind rate limits and budgets: shared through Redis when there is
+    // one (falling back per replica while it is away), else in this process; rebuilt
+    // from the token ledger.
+    let counters: Arc<dyn Counters> = match &settings.redis_url {
+        Some(url) => {
+            let redis =
+                RedisCounters::connect(url, &settings.redis_namespace, settings.counters_timeout)
+                    .await
+                    .context("cannot reach Redis for the counters")?;
+            let resilient = Resilient::new(redis);
+            resilient.start(shutdown.clone());
+            resilient
+        }
+        None => Arc::new(InProcessCounters::default()),
+    };
+    let restored = crate::ledger::restore(store.as_ref(), counters.as_ref())
+        .await
+        .context("rebuilding the counters from the token ledger")?;
+    tracing::debug!(
+        restored,
+        counters = counters.name(),
+        "counters rebuilt from the ledger"
+    );
+    tokio::task::spawn_blocking(behest_providers::tokens::TokenCounter::warm_up);
+    let ledger_shutdown = CancellationToken::new();
+    let (ledger, ledger_task) = crate::ledger::start(store.clone(), ledger_shutdown.clone());
+    let outcomes = Arc::new(crate::ledger::Fanout(vec![
+        Arc::new(ledger),
+        Arc::new(crate::outcomes::LogOutcomes),
+    ]));
     let gateway = GatewayState::new(
         GatewayConfig {
             upstream: settings.upstream.clone(),
             accepted_issuers: settings.accepted_issuers.clone(),
             drain: settings.drain,
             models: settings.models.clone(),
+            default_output_cap: settings.default_output_cap,
         },
         directory.clone(),
         keyring.clone(),
-        Arc::new(crate::outcomes::LogOutcomes),
+        counters,
+        outcomes,
         shutdown.clone(),
     )
     .context("building the upstream HTTP client")?;
@@ -173,6 +207,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!(
             "workers did not stop in time; a claimed job will be retried after its lease"
         );
+    }
+    // Every request has ended: what the ledger still holds goes to the store now.
+    ledger_shutdown.cancel();
+    if tokio::time::timeout(WORKER_DRAIN, ledger_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the token ledger could not be flushed in time");
     }
     tracing::info!("stopped");
     Ok(())

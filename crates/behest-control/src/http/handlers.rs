@@ -3,6 +3,7 @@
 use super::{Admin, Dashboard};
 use crate::service::accounts::{self, LoginInput, SignupInput};
 use crate::service::api_keys::{self, CreateKeyInput};
+use crate::service::killswitch::{self, SwitchInput};
 use crate::service::mint::{self as minting, MintInput};
 use crate::service::projects::{self, CreateProjectInput};
 use crate::service::settings::{self, ModelInput};
@@ -16,6 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use behest_core::killswitch::KillScope;
 use behest_core::ErrorCode;
 use behest_http::{
     bearer_token, parse_json, parse_uuid, ApiError, ApiJson, ApiResult, OptionalJson, ProjectHint,
@@ -441,4 +443,47 @@ pub async fn revoke_signing_key(
 ) -> ApiResult<StatusCode> {
     signing_keys::revoke(&ctl, &caller.actor(), tenant_id(&id)?, &kid).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// --- kill switches (admin) ---------------------------------------------------------------
+
+pub async fn kill_global(
+    State(ctl): State<ControlState>,
+    _admin: Admin,
+    ApiJson(input): ApiJson<SwitchInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        killswitch::set(&ctl, &Actor::Admin, KillScope::Global, input).await?,
+    ))
+}
+
+pub async fn kill_tenant(
+    State(ctl): State<ControlState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<SwitchInput>,
+) -> ApiResult<impl IntoResponse> {
+    let scope = KillScope::Tenant(tenant_id(&id)?);
+    Ok(Json(
+        killswitch::set(&ctl, &Actor::Admin, scope, input).await?,
+    ))
+}
+
+pub async fn kill_project(
+    State(ctl): State<ControlState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<SwitchInput>,
+) -> ApiResult<impl IntoResponse> {
+    let scope = KillScope::Project(project_id(&id)?);
+    Ok(Json(
+        killswitch::set(&ctl, &Actor::Admin, scope, input).await?,
+    ))
+}
+
+pub async fn kill_status(
+    State(ctl): State<ControlState>,
+    _admin: Admin,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(killswitch::status(&ctl, &Actor::Admin).await?))
 }

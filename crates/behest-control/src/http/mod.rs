@@ -2,7 +2,8 @@
 //! call on a project host), each handler only extracting its inputs, calling one
 //! service, and rendering the view. Authentication is explicit per route: a handler
 //! takes the extractor of its credential ([`Dashboard`], [`Admin`], or the API key the
-//! mint reads); only health and the JWKS take none.
+//! mint reads); only health and the JWKS take none. Without `ADMIN_SECRET` the admin
+//! routes answer 404, as unknown routes do.
 
 mod handlers;
 
@@ -43,11 +44,9 @@ impl FromRequestParts<ControlState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ControlState) -> ApiResult<Self> {
+        // Without a secret the admin routes are off: they answer as unknown routes do.
         let Some(expected) = state.config.admin_secret.as_deref() else {
-            return Err(ControlError::forbidden(
-                "the admin API is disabled: ADMIN_SECRET is not set",
-            )
-            .into());
+            return Err(ControlError::not_found("no such route").into());
         };
         let presented = parts
             .headers
@@ -156,5 +155,12 @@ pub fn routes(state: ControlState) -> Router {
         )
         // admin secret
         .route("/auth/v1/admin/tenants/{tenant_id}/plan", put(set_plan))
+        .route("/v1/admin/killswitch/global", post(kill_global))
+        .route("/v1/admin/killswitch/tenant/{tenant_id}", post(kill_tenant))
+        .route(
+            "/v1/admin/killswitch/project/{project_id}",
+            post(kill_project),
+        )
+        .route("/v1/admin/killswitch/status", get(kill_status))
         .with_state(state)
 }

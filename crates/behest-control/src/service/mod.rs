@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod killswitch;
 pub mod mint;
 pub mod models;
 pub mod projects;

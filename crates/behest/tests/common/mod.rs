@@ -241,7 +241,7 @@ impl Server {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        Response::from(request.send().await.unwrap()).await
+        Response::from_reqwest(request.send().await.unwrap()).await
     }
 
     pub async fn raw(
@@ -259,7 +259,7 @@ impl Server {
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
-        Response::from(request.send().await.unwrap()).await
+        Response::from_reqwest(request.send().await.unwrap()).await
     }
 
     // --- the quickstart's steps -----------------------------------------------------------
@@ -413,7 +413,7 @@ pub struct Response {
 }
 
 impl Response {
-    async fn from(response: reqwest::Response) -> Response {
+    pub async fn from_reqwest(response: reqwest::Response) -> Response {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();

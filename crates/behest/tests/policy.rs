@@ -1,0 +1,594 @@
+//! Policy on the hot path, against the real binary: the rate limit per end user (with
+//! its headers and `Retry-After`), the daily token budget (reservations that cannot be
+//! overshot by concurrent streams, the cap sent upstream, the ledger surviving a
+//! restart), kill switches (durable, on every scope, cutting streams in flight), and
+//! the same limits on two processes sharing Redis.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use behest_fakes::FakeProviders;
+use behest_testkit::{Need, Tests};
+use common::{Account, Backend, Database, ProjectFixture, Server, ADMIN_SECRET};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+fn fake_config(fakes: &FakeProviders) -> String {
+    format!(
+        "drain_secs = 1\n[providers.openai]\napi_key = \"sk-openai-test\"\nbase_url = \"{}\"\n",
+        fakes.openai_base_url()
+    )
+}
+
+fn hello(text: &str) -> Value {
+    json!({"messages": [{"role": "user", "content": text}]})
+}
+
+async fn use_model(server: &Server, account: &Account, project: &ProjectFixture, model: &str) {
+    let r = server
+        .settings(
+            account,
+            &project.id,
+            "PUT",
+            "/model",
+            Some(json!({"provider_model": model})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+/// A token for another end user of the project.
+async fn token_for(
+    server: &Server,
+    project: &ProjectFixture,
+    user: &str,
+    tier: Option<&str>,
+) -> String {
+    let mut body = json!({"user_id": user});
+    if let Some(tier) = tier {
+        body["tier"] = json!(tier);
+    }
+    server.mint(&project.key, body).await.str("access_token")
+}
+
+fn header(r: &common::Response, name: &str) -> Option<String> {
+    r.headers.get(name).map(|v| v.to_str().unwrap().to_owned())
+}
+
+async fn the_rate_limit_holds_per_user_with_its_headers(backend: Backend) {
+    let fakes = FakeProviders::start().await.unwrap();
+    let server = Server::start_with(backend, &[], &fake_config(&fakes)).await;
+    let account = server.signup("rpm@example.com").await;
+    let project = server.project_with_token(&account, "Rpm").await;
+    use_model(&server, &account, &project, "gpt-4o-mini").await;
+    let tier = server
+        .call(
+            "POST",
+            &format!("/auth/v1/projects/{}/tiers", project.id),
+            Some(&account.session),
+            Some(json!({"name": "gold", "overrides": {"rpm_limit": 100}})),
+        )
+        .await;
+    assert_eq!(tier.status, 201, "{tier:?}");
+    server
+        .deploy_settings(&account, &project.id, json!({"rpm_limit": 3}))
+        .await;
+
+    for remaining in ["2", "1", "0"] {
+        let r = server
+            .chat(&project.slug, &project.token, hello("hi"))
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(header(&r, "x-ratelimit-limit").as_deref(), Some("3"));
+        assert_eq!(
+            header(&r, "x-ratelimit-remaining").as_deref(),
+            Some(remaining)
+        );
+        let reset: u64 = header(&r, "x-ratelimit-reset").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&reset), "{reset}");
+    }
+    let refused = server
+        .chat(&project.slug, &project.token, hello("hi"))
+        .await;
+    assert_eq!(
+        (refused.status, refused.error_code().as_str()),
+        (429, "rate_limited")
+    );
+    let retry: u64 = header(&refused, "retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(
+        header(&refused, "x-ratelimit-remaining").as_deref(),
+        Some("0")
+    );
+    // A refused request never reached the provider.
+    assert_eq!(fakes.requests().await.len(), 3);
+
+    // Per end user: another user of the project is not limited by the first.
+    let other = token_for(&server, &project, "end-user-2", None).await;
+    assert_eq!(
+        server.chat(&project.slug, &other, hello("hi")).await.status,
+        200
+    );
+    // A tier's own limit: the same user id, through the gold tier.
+    let gold = token_for(&server, &project, "end-user-3", Some("gold")).await;
+    for _ in 0..5 {
+        let r = server.chat(&project.slug, &gold, hello("hi")).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(header(&r, "x-ratelimit-limit").as_deref(), Some("100"));
+    }
+    // The refusal is an outcome too, with its code.
+    assert!(server
+        .outcome_lines()
+        .iter()
+        .any(|l| l.contains("code=\"rate_limited\"") && l.contains("status=429")));
+    server.stop().await;
+}
+
+async fn the_daily_budget_cannot_be_overshot(backend: Backend) {
+    let fakes = FakeProviders::start().await.unwrap();
+    let server = Server::start_with(backend, &[], &fake_config(&fakes)).await;
+    let account = server.signup("budget@example.com").await;
+    let project = server.project_with_token(&account, "Budget").await;
+    use_model(&server, &account, &project, "gpt-4o-mini").await;
+    server
+        .deploy_settings(
+            &account,
+            &project.id,
+            json!({"tokens_per_day": 1000, "rpm_limit": 10000}),
+        )
+        .await;
+
+    // The fake reports 18 tokens a call. 80 concurrent streams against 1000 tokens.
+    let streams = (0..80).map(|i| {
+        let body = json!({"messages": [{"role": "user", "content": format!("stream {i}")}], "stream": true});
+        server.chat(&project.slug, &project.token, body)
+    });
+    let answers = futures_util::future::join_all(streams).await;
+    let ok = answers.iter().filter(|r| r.status == 200).count() as u64;
+    let refused: Vec<_> = answers.iter().filter(|r| r.status != 200).collect();
+    assert!(ok >= 1, "{refused:?}");
+    for r in &refused {
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (402, "quota_exceeded"),
+            "{r:?}"
+        );
+        assert_eq!(r.param().as_deref(), Some("tokens_per_day"));
+    }
+    assert!(
+        ok * 18 <= 1000,
+        "{ok} streams of 18 tokens got through a budget of 1000"
+    );
+    // Without max_tokens the cap sent upstream is what the budget allowed.
+    let sent = fakes.requests().await;
+    assert_eq!(
+        sent.len() as u64,
+        ok,
+        "a refused request never reaches the provider"
+    );
+    for request in &sent {
+        let cap = request.body["max_completion_tokens"]
+            .as_u64()
+            .unwrap_or(u64::MAX);
+        assert!(cap <= 1000, "{}", request.body);
+    }
+
+    // Sequentially, everything until the budget is spent.
+    let mut total = ok * 18;
+    loop {
+        let r = server
+            .chat(&project.slug, &project.token, hello("more"))
+            .await;
+        if r.status == 402 {
+            break;
+        }
+        assert_eq!(r.status, 200, "{r:?}");
+        total += 18;
+        assert!(total <= 1000);
+    }
+    assert!(total > 900, "the budget is spent, not wasted: {total}");
+    server.stop().await;
+}
+
+async fn the_ledger_survives_a_restart() {
+    let fakes = FakeProviders::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::create(Backend::Sqlite, dir.path()).await;
+    let mut server = Server::start_in(dir, db, &[], &fake_config(&fakes)).await;
+    let account = server.signup("ledger@example.com").await;
+    let project = server.project_with_token(&account, "Ledger").await;
+    use_model(&server, &account, &project, "gpt-4o-mini").await;
+    server
+        .deploy_settings(&account, &project.id, json!({"tokens_per_day": 1000}))
+        .await;
+    for _ in 0..45 {
+        assert_eq!(
+            server
+                .chat(&project.slug, &project.token, hello("x"))
+                .await
+                .status,
+            200
+        );
+    }
+    // 810 tokens used: a call that must reserve 300 more is refused...
+    let big = json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": 300});
+    assert_eq!(
+        server
+            .chat(&project.slug, &project.token, big.clone())
+            .await
+            .status,
+        402
+    );
+    // ...and still after a restart: the counters are rebuilt from the ledger.
+    assert!(server.terminate().await.success());
+    let Server { dir, db, .. } = server;
+    let server = Server::start_in(dir, db, &[], &fake_config(&fakes)).await;
+    let r = server.chat(&project.slug, &project.token, big).await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (402, "quota_exceeded"),
+        "{r:?}"
+    );
+    assert_eq!(
+        server
+            .chat(&project.slug, &project.token, hello("x"))
+            .await
+            .status,
+        200
+    );
+    server.stop().await;
+}
+
+async fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> common::Response {
+    let mut request = server
+        .http
+        .request(method.parse().unwrap(), server.url(path))
+        .header("x-admin-secret", ADMIN_SECRET);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    common::Response::from_reqwest(request.send().await.unwrap()).await
+}
+
+async fn kill_switches_stop_every_scope_and_streams_in_flight(backend: Backend) {
+    let fakes = FakeProviders::start().await.unwrap();
+    let mut server = Server::start_with(backend, &[], &fake_config(&fakes)).await;
+    let account = server.signup("kill@example.com").await;
+    let project = server.project_with_token(&account, "Kill").await;
+    let other = server.project_with_token(&account, "Other").await;
+    use_model(&server, &account, &project, "gpt-4o-mini").await;
+
+    // The secret is required, and compared.
+    let r = server
+        .call(
+            "POST",
+            "/v1/admin/killswitch/global",
+            None,
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!((r.status, r.error_code().as_str()), (401, "invalid_token"));
+
+    // A stream in flight ends with an error event soon after its project is switched off.
+    let mut stream = server
+        .http
+        .post(server.url(&format!("/p/{}/v1/chat/completions", project.slug)))
+        .bearer_auth(&project.token)
+        .json(&json!({"messages": [{"role": "user", "content": "talk slowly #slow"}], "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.chunk().await.unwrap().is_some());
+    let flipped = Instant::now();
+    let r = admin(
+        &server,
+        "POST",
+        &format!("/v1/admin/killswitch/project/{}", project.id),
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.body,
+        json!({"killswitch": "project", "projectId": project.id, "enabled": true})
+    );
+    let mut rest = String::new();
+    while let Some(chunk) = stream.chunk().await.unwrap() {
+        rest.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        flipped.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        flipped.elapsed()
+    );
+    assert!(rest.contains("\"code\":\"kill_switch\""), "{rest}");
+    assert!(!rest.contains("[DONE]"), "{rest}");
+
+    let r = server
+        .chat(&project.slug, &project.token, hello("hi"))
+        .await;
+    assert_eq!((r.status, r.error_code().as_str()), (503, "kill_switch"));
+    assert_eq!(
+        server
+            .chat(&other.slug, &other.token, hello("hi"))
+            .await
+            .status,
+        200
+    );
+
+    // Tenant and global scopes; the status lists what is on.
+    let r = admin(
+        &server,
+        "POST",
+        &format!("/v1/admin/killswitch/tenant/{}", account.tenant_id),
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    assert_eq!(r.body["tenantId"], account.tenant_id.as_str());
+    assert_eq!(
+        server
+            .chat(&other.slug, &other.token, hello("hi"))
+            .await
+            .status,
+        503
+    );
+    let r = admin(
+        &server,
+        "POST",
+        "/v1/admin/killswitch/global",
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    assert_eq!(r.body, json!({"killswitch": "global", "enabled": true}));
+    let status = admin(&server, "GET", "/v1/admin/killswitch/status", None).await;
+    assert_eq!(status.body["global"], true);
+    assert_eq!(status.body["tenants"], json!([account.tenant_id]));
+    assert_eq!(status.body["projects"], json!([project.id]));
+    let unknown = admin(
+        &server,
+        "POST",
+        &format!("/v1/admin/killswitch/project/{}", uuid::Uuid::new_v4()),
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    let bad = admin(
+        &server,
+        "POST",
+        "/v1/admin/killswitch/global",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!((bad.status, bad.param().as_deref()), (400, Some("enabled")));
+
+    // Durable: still on after a restart; then off again, scope by scope.
+    assert!(server.terminate().await.success());
+    let Server { dir, db, .. } = server;
+    let server = Server::start_in(dir, db, &[], &fake_config(&fakes)).await;
+    assert_eq!(
+        server
+            .chat(&other.slug, &other.token, hello("hi"))
+            .await
+            .status,
+        503
+    );
+    for path in [
+        "/v1/admin/killswitch/global".to_owned(),
+        format!("/v1/admin/killswitch/tenant/{}", account.tenant_id),
+    ] {
+        let r = admin(&server, "POST", &path, Some(json!({"enabled": false}))).await;
+        assert_eq!(r.body["enabled"], false);
+    }
+    assert_eq!(
+        server
+            .chat(&other.slug, &other.token, hello("hi"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        server
+            .chat(&project.slug, &project.token, hello("hi"))
+            .await
+            .status,
+        503
+    );
+    server.stop().await;
+}
+
+async fn without_a_secret_the_admin_routes_are_not_there() {
+    let server = Server::start_with(Backend::Sqlite, &["--admin-secret="], "").await;
+    for (method, path) in [
+        ("POST", "/v1/admin/killswitch/global"),
+        ("GET", "/v1/admin/killswitch/status"),
+    ] {
+        let r = admin(&server, method, path, Some(json!({"enabled": true}))).await;
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (404, "not_found"),
+            "{path}"
+        );
+    }
+    server.stop().await;
+}
+
+/// Two processes, one Redis: the limits are the project's, not each process's, and a
+/// kill switch set through one stops the other within a second.
+async fn limits_hold_across_replicas() {
+    let redis = behest_testkit::redis_url().unwrap();
+    let dir_a = tempfile::tempdir().unwrap();
+    let db = Database::create(Backend::Postgres, dir_a.path()).await;
+    let shared_db = db.shared();
+    let config = format!(
+        "directory_reload_secs = 60\nredis_namespace = \"policy-{}\"\n",
+        uuid::Uuid::new_v4().simple()
+    );
+    let args = ["--redis-url", redis.as_str()];
+    let a = Server::start_in(dir_a, db, &args, &config).await;
+    let b = Server::start_in(tempfile::tempdir().unwrap(), shared_db, &args, &config).await;
+    let account = a.signup("replicas-policy@example.com").await;
+    let project = a.project_with_token(&account, "Shared").await;
+    a.deploy_settings(&account, &project.id, json!({"rpm_limit": 10}))
+        .await;
+    let mut passed = 0;
+    for i in 0..30 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let r = server
+            .chat(&project.slug, &project.token, hello("hi"))
+            .await;
+        match r.status {
+            200 => passed += 1,
+            429 => {}
+            other => panic!("{other}: {r:?}"),
+        }
+    }
+    assert_eq!(passed, 10, "ten per minute across both processes");
+
+    let other = token_for(&a, &project, "someone-else", None).await;
+    assert_eq!(b.chat(&project.slug, &other, hello("hi")).await.status, 200);
+    let flipped = Instant::now();
+    let r = admin(
+        &a,
+        "POST",
+        &format!("/v1/admin/killswitch/project/{}", project.id),
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    loop {
+        if b.chat(&project.slug, &other, hello("hi")).await.status == 503 {
+            break;
+        }
+        assert!(
+            flipped.elapsed() < Duration::from_secs(1),
+            "not stopped on the other replica"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Redis goes away: budgets fail closed (503), the rate limit still holds (at this
+/// replica's share), and both are back to normal within a second of Redis returning.
+async fn budgets_fail_closed_while_the_counters_are_away() {
+    let redis = behest_testkit::PrivateRedis::start();
+    let url = redis.url();
+    let server = Server::start_with(
+        Backend::Sqlite,
+        &["--redis-url", &url],
+        "[limits]\nredis_timeout_ms = 50\n",
+    )
+    .await;
+    let account = server.signup("away@example.com").await;
+    let project = server.project_with_token(&account, "Away").await;
+    server
+        .deploy_settings(&account, &project.id, json!({"rpm_limit": 3}))
+        .await;
+    assert_eq!(
+        server
+            .chat(&project.slug, &project.token, hello("hi"))
+            .await
+            .status,
+        200
+    );
+    let port = redis.stop();
+
+    let started = Instant::now();
+    let r = server
+        .chat(&project.slug, &project.token, hello("hi"))
+        .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (503, "budget_unavailable"),
+        "{r:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1), "no hang");
+    // A fail-open project goes on, still rate limited by this replica's share.
+    let open = server.project_with_token(&account, "Open").await;
+    let change = json!({"budgets_fail_open": true, "rpm_limit": 3});
+    let put = server
+        .settings(&account, &open.id, "PUT", "", Some(change))
+        .await;
+    assert_eq!(put.status, 200);
+    // (The deploy cannot reach live traffic while Redis is away: bring it back for that.)
+    let redis = behest_testkit::PrivateRedis::start_on(port);
+    let back = Instant::now();
+    loop {
+        let r = server
+            .chat(&project.slug, &project.token, hello("hi"))
+            .await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(2), "not back: {r:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deploy = server
+        .settings(&account, &open.id, "POST", "/deploy", None)
+        .await;
+    assert_eq!(deploy.status, 200, "{deploy:?}");
+    let port = redis.stop();
+    let statuses: Vec<u16> = futures_util::future::join_all(
+        (0..6).map(|_| server.chat(&open.slug, &open.token, hello("hi"))),
+    )
+    .await
+    .iter()
+    .map(|r| r.status)
+    .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert!(server.log().contains("falling back to per-replica limits"));
+    drop(behest_testkit::PrivateRedis::start_on(port));
+    server.stop().await;
+}
+
+fn main() -> std::process::ExitCode {
+    Tests::new()
+        .on_both_backends(
+            "the_rate_limit_holds_per_user_with_its_headers",
+            &[],
+            the_rate_limit_holds_per_user_with_its_headers,
+        )
+        .on_both_backends(
+            "the_daily_budget_cannot_be_overshot",
+            &[],
+            the_daily_budget_cannot_be_overshot,
+        )
+        .add(
+            "the_ledger_survives_a_restart",
+            &[],
+            the_ledger_survives_a_restart,
+        )
+        .on_both_backends(
+            "kill_switches_stop_every_scope_and_streams_in_flight",
+            &[],
+            kill_switches_stop_every_scope_and_streams_in_flight,
+        )
+        .add(
+            "without_a_secret_the_admin_routes_are_not_there",
+            &[],
+            without_a_secret_the_admin_routes_are_not_there,
+        )
+        .add(
+            "budgets_fail_closed_while_the_counters_are_away",
+            &[Need::RedisServer],
+            budgets_fail_closed_while_the_counters_are_away,
+        )
+        .add(
+            "limits_hold_across_replicas",
+            &[Need::Postgres, Need::Redis],
+            limits_hold_across_replicas,
+        )
+        .run()
+}
