@@ -106,7 +106,8 @@ impl Default for TokenCounter {
 }
 
 impl TokenCounter {
-    fn uncached() -> TokenCounter {
+    /// A counter that remembers nothing (every count is fresh).
+    pub fn uncached() -> TokenCounter {
         TokenCounter {
             cache: None,
             hasher: std::collections::hash_map::RandomState::new(),
