@@ -8,11 +8,13 @@ pub mod error;
 pub mod image;
 pub mod keys;
 pub mod killswitch;
+pub mod memory;
 pub mod mint;
 pub mod model;
 pub mod policy;
 pub mod settings;
 pub mod slug;
+pub mod usage;
 
 pub use error::{ErrorCode, LogLevel};
 pub use model::{DnsStatus, MemberRole, Plan, ProjectStatus, Role};

@@ -16,7 +16,7 @@ use behest_gateway::outcome::DiscardOutcomes;
 use behest_gateway::pipeline::{admit, Output};
 use behest_gateway::upstream::UpstreamConfig;
 use behest_gateway::verify::Principal;
-use behest_gateway::{GatewayConfig, GatewayState};
+use behest_gateway::{Backends, GatewayConfig, GatewayState};
 use behest_live::{Counters, InProcessCounters, RedisCounters};
 use behest_providers::tokens::{Family, TokenCounter};
 use behest_providers::{ChatRequest, ModelRegistry};
@@ -63,8 +63,10 @@ fn gateway(counters: Arc<dyn Counters>) -> (GatewayState, Principal) {
         },
         directory.clone(),
         Arc::new(Keyring::default()),
-        counters,
-        Arc::new(DiscardOutcomes),
+        Backends {
+            counters,
+            ..Backends::in_process(Arc::new(DiscardOutcomes))
+        },
         CancellationToken::new(),
     )
     .unwrap();

@@ -14,11 +14,14 @@ pub mod chat;
 pub mod cors;
 pub mod directory;
 pub mod embeddings;
+pub mod memory;
 pub mod models;
 pub mod outcome;
 pub mod pipeline;
 pub mod sse;
+pub mod threads;
 pub mod upstream;
+pub mod usage;
 pub mod verify;
 
 use axum::extract::FromRequestParts;
@@ -33,6 +36,7 @@ use behest_live::Counters;
 use behest_providers::tokens::TokenCounter;
 use behest_providers::ModelRegistry;
 use directory::{Directory, ProjectSnapshot};
+use memory::{Memory, UsageReader};
 use outcome::{Origin, OutcomeSink};
 use pipeline::RequestContext;
 use std::convert::Infallible;
@@ -66,6 +70,8 @@ struct Inner {
     upstreams: Upstreams,
     models: Arc<ModelRegistry>,
     counters: Arc<dyn Counters>,
+    memory: Arc<dyn Memory>,
+    usage: Arc<dyn UsageReader>,
     tokens: TokenCounter,
     default_output_cap: u32,
     outcomes: Arc<dyn OutcomeSink>,
@@ -74,17 +80,22 @@ struct Inner {
 }
 
 impl GatewayState {
-    /// `outcomes` receives every request's outcome once its reservation is settled
-    /// with `counters`.
     pub fn new(
         config: GatewayConfig,
         directory: Arc<Directory>,
         keyring: Arc<Keyring>,
-        counters: Arc<dyn Counters>,
-        outcomes: Arc<dyn OutcomeSink>,
+        backends: Backends,
         shutdown: CancellationToken,
     ) -> Result<GatewayState, reqwest::Error> {
+        let Backends {
+            counters,
+            memory,
+            usage,
+            outcomes,
+        } = backends;
         Ok(GatewayState(Arc::new(Inner {
+            memory,
+            usage,
             directory,
             verifier: Verifier::new(keyring, &config.accepted_issuers),
             upstreams: Upstreams::new(config.upstream)?,
@@ -107,6 +118,14 @@ impl GatewayState {
 
     pub fn counters(&self) -> &dyn Counters {
         self.0.counters.as_ref()
+    }
+
+    pub fn memory(&self) -> &Arc<dyn Memory> {
+        &self.0.memory
+    }
+
+    pub fn usage(&self) -> &dyn UsageReader {
+        self.0.usage.as_ref()
     }
 
     pub fn tokens(&self) -> &TokenCounter {
@@ -135,6 +154,30 @@ impl GatewayState {
 
     pub fn drain(&self) -> Duration {
         self.0.drain
+    }
+}
+
+/// What the gateway reads and writes beyond its own memory, as the binary wires it.
+pub struct Backends {
+    /// Rate limits and budget reservations.
+    pub counters: Arc<dyn Counters>,
+    /// Conversation threads.
+    pub memory: Arc<dyn Memory>,
+    /// Usage sums, for the usage API.
+    pub usage: Arc<dyn UsageReader>,
+    /// Receives every request's outcome, once its reservation is settled.
+    pub outcomes: Arc<dyn OutcomeSink>,
+}
+
+impl Backends {
+    /// Everything in this process (tests; a gateway without a store).
+    pub fn in_process(outcomes: Arc<dyn OutcomeSink>) -> Backends {
+        Backends {
+            counters: Arc::new(behest_live::InProcessCounters::default()),
+            memory: Arc::new(memory::InProcessMemory::default()),
+            usage: Arc::new(memory::NoUsage),
+            outcomes,
+        }
     }
 }
 
@@ -210,5 +253,12 @@ pub fn routes(state: GatewayState) -> Router {
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/models", get(models::list))
         .route("/v1/embeddings", post(embeddings::create))
+        .route("/v1/threads", get(threads::list))
+        .route(
+            "/v1/threads/{thread_id}",
+            get(threads::show).delete(threads::delete),
+        )
+        .route("/v1/threads/{thread_id}/messages", get(threads::messages))
+        .route("/v1/usage", get(usage::get))
         .with_state(state)
 }

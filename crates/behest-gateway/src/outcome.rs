@@ -9,6 +9,8 @@
 //! future or stream is dropped first (the client went away), which records what had
 //! happened by then.
 
+use crate::memory::Memory;
+use behest_core::memory::{NewMessage, ThreadKey};
 use behest_core::ErrorCode;
 use behest_live::{Counters, Reservation};
 use behest_providers::{Provider, Usage};
@@ -125,6 +127,8 @@ pub struct Outcome {
     pub total_time: Duration,
     /// What admission reserved, settled from this outcome.
     pub reservation: Option<Reservation>,
+    /// The tokens at the model's list prices (0 for an unpriced model).
+    pub cost_usd: f64,
 }
 
 impl Outcome {
@@ -190,11 +194,25 @@ pub struct OutcomeRecorder {
     upstream_since: Option<Instant>,
     /// Whether a provider was called at all (a failure after that is the provider's).
     upstream_called: bool,
-    /// Text streamed to the client so far, for counting tokens when the provider
-    /// reports none.
+    /// The answer's text so far (streamed, or whole), for counting tokens when the
+    /// provider reports none and for memory.
     streamed_text: String,
+    /// The answer's tool calls so far, by index: id, name, arguments.
+    tool_calls: std::collections::BTreeMap<u32, (String, String, String)>,
     prompt_estimate: u64,
+    /// USD per million input and output tokens.
+    prices: Option<(f64, f64)>,
+    memory: Option<MemoryAppend>,
     finished: bool,
+}
+
+/// The turn a finished request appends to its thread.
+pub struct MemoryAppend {
+    pub memory: Arc<dyn Memory>,
+    pub thread: ThreadKey,
+    /// The request's new messages, as they left the PII stage.
+    pub turn: Vec<NewMessage>,
+    pub store_tool_calls: bool,
 }
 
 impl OutcomeRecorder {
@@ -224,11 +242,15 @@ impl OutcomeRecorder {
                 behest_time: Duration::ZERO,
                 total_time: Duration::ZERO,
                 reservation: None,
+                cost_usd: 0.0,
             },
             upstream_since: None,
             upstream_called: false,
             streamed_text: String::new(),
+            tool_calls: std::collections::BTreeMap::new(),
             prompt_estimate: 0,
+            prices: None,
+            memory: None,
             finished: false,
         }
     }
@@ -283,6 +305,39 @@ impl OutcomeRecorder {
     /// Streamed answer text, counted if the provider reports no usage.
     pub fn streamed(&mut self, text: &str) {
         self.streamed_text.push_str(text);
+    }
+
+    /// A streamed piece of a tool call (the first carries its id and name).
+    pub fn streamed_tool_call(
+        &mut self,
+        index: u32,
+        id: Option<&str>,
+        name: Option<&str>,
+        arguments: &str,
+    ) {
+        let call = self.tool_calls.entry(index).or_default();
+        if let Some(id) = id {
+            call.0.push_str(id);
+        }
+        if let Some(name) = name {
+            call.1.push_str(name);
+        }
+        call.2.push_str(arguments);
+    }
+
+    /// The list prices the cost is computed with.
+    pub fn set_prices(&mut self, input_per_mtok: f64, output_per_mtok: f64) {
+        self.prices = Some((input_per_mtok, output_per_mtok));
+    }
+
+    /// The turn to append to a thread when the request ends with an answer.
+    pub fn remember(&mut self, append: MemoryAppend) {
+        self.memory = Some(append);
+    }
+
+    /// Whether the answer's text is wanted (memory is on).
+    pub fn wants_answer(&self) -> bool {
+        self.memory.is_some()
     }
 
     pub fn set_usage(&mut self, usage: &Usage) {
@@ -344,7 +399,9 @@ impl OutcomeRecorder {
         outcome.total_time = total;
         outcome.behest_time = total.saturating_sub(outcome.upstream_time);
         if outcome.tokens.is_none() && (outcome.operation == Operation::Chat) {
-            let completion = behest_providers::tokens::count(&self.streamed_text);
+            let arguments: String = self.tool_calls.values().map(|c| c.2.as_str()).collect();
+            let completion = behest_providers::tokens::count(&self.streamed_text)
+                + behest_providers::tokens::count(&arguments);
             if completion > 0 || self.prompt_estimate > 0 {
                 outcome.tokens = Some(Tokens {
                     prompt: self.prompt_estimate,
@@ -354,7 +411,39 @@ impl OutcomeRecorder {
                 });
             }
         }
-        self.sink.record(outcome);
+        if let (Some((input, output)), Some(tokens)) = (self.prices, outcome.tokens) {
+            outcome.cost_usd =
+                (tokens.prompt as f64 * input + tokens.completion as f64 * output) / 1e6;
+        }
+        let answered = matches!(ending, Ending::Complete | Ending::ClientGone)
+            && (!self.streamed_text.is_empty() || !self.tool_calls.is_empty());
+        if let Some(append) = self.memory.take().filter(|_| answered) {
+            self.append_turn(append);
+        }
+        self.sink.record(&self.outcome);
+    }
+
+    /// The request's turn and the answer, to the thread.
+    fn append_turn(&mut self, append: MemoryAppend) {
+        let mut messages = append.turn;
+        let calls: Vec<serde_json::Value> = self
+            .tool_calls
+            .values()
+            .map(|(id, name, arguments)| {
+                serde_json::json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})
+            })
+            .collect();
+        let tool_calls = (append.store_tool_calls && !calls.is_empty())
+            .then(|| serde_json::Value::Array(calls).to_string());
+        if !self.streamed_text.is_empty() || tool_calls.is_some() {
+            messages.push(NewMessage {
+                role: "assistant".to_owned(),
+                content: std::mem::take(&mut self.streamed_text),
+                tool_calls,
+                tool_call_id: None,
+            });
+        }
+        append.memory.append(append.thread, messages);
     }
 }
 

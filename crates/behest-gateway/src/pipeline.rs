@@ -9,14 +9,16 @@
 //! 2. **admit** — the rate limit and the daily token budget, one call to the counters,
 //!    which reserves the call's estimate ([`admit`]); the outcome settles it.
 //! 3. **guard** — sentinel, then PII (the policy issue).
-//! 4. **compose** — the policy's system prompt first ([`compose`]).
+//! 4. **compose** — the policy's system prompt first, then the thread's history when
+//!    memory is on ([`compose`]); the new turn is appended to the thread when the
+//!    request ends with an answer (the outcome does it).
 //! 5. **dispatch** — the model's provider and credentials ([`GatewayState::route`]),
 //!    the upstream call, JSON or the streaming relay ([`dispatch`]).
 //! 6. **account** — the outcome, to the sink ([`crate::outcome`]).
 //!
 //! Embeddings and the model list run the same gate, route and outcome.
 
-use crate::outcome::{Ending, Identity, Operation, Origin, OutcomeRecorder};
+use crate::outcome::{Ending, Identity, MemoryAppend, Operation, Origin, OutcomeRecorder};
 use crate::sse::{self, KillWatch, Relay};
 use crate::upstream::{upstream_error, Credentials};
 use crate::verify::Principal;
@@ -25,14 +27,15 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use behest_core::killswitch::KillScope;
+use behest_core::memory::{NewMessage, ThreadKey};
 use behest_core::policy::EffectivePolicy;
 use behest_core::ErrorCode;
 use behest_http::ApiError;
 use behest_live::{Admission, BudgetCharge, RateLimit, RateState, Reservation, Verdict};
 use behest_providers::tokens::Family;
 use behest_providers::{
-    echo, tokens, ChatRequest, EncodedRequest, Message, MessageContent, ModelRoute, Provider,
-    WireFormat,
+    echo, tokens, ChatRequest, ChatResponse, EncodedRequest, Message, MessageContent, ModelRoute,
+    Provider, WireFormat,
 };
 use futures_util::stream::BoxStream;
 use serde_json::{json, Map, Value};
@@ -399,18 +402,32 @@ pub async fn admit(
     }
 }
 
-/// **compose**: the policy's system prompt goes first, before the request's own.
-pub fn compose(policy: &EffectivePolicy, request: &mut ChatRequest) {
+/// **compose**: the policy's system prompt goes first, before the request's own, then
+/// the thread's history (memory), then the request's messages.
+pub fn compose(policy: &EffectivePolicy, history: Vec<Message>, request: &mut ChatRequest) {
+    let mut front = Vec::with_capacity(history.len() + 1);
     if let Some(prompt) = &policy.system_prompt {
-        request.messages.insert(
-            0,
-            Message {
-                role: "system".to_owned(),
-                content: Some(MessageContent::Text(prompt.clone())),
-                ..Message::default()
-            },
-        );
+        front.push(Message {
+            role: "system".to_owned(),
+            content: Some(MessageContent::Text(prompt.clone())),
+            ..Message::default()
+        });
     }
+    if history.is_empty() && front.is_empty() {
+        return;
+    }
+    // After the request's own leading system messages: history comes before the turn.
+    let leading = request
+        .messages
+        .iter()
+        .take_while(|m| m.role == "system" || m.role == "developer")
+        .count();
+    let rest = request.messages.split_off(leading);
+    let own_system = std::mem::take(&mut request.messages);
+    request.messages = front;
+    request.messages.extend(own_system);
+    request.messages.extend(history);
+    request.messages.extend(rest);
 }
 
 fn validate(request: &ChatRequest) -> Result<(), ApiError> {
@@ -437,8 +454,8 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
     let Call {
         principal,
         policy,
+        context,
         mut outcome,
-        ..
     } = call;
     let prepared = (|| {
         gate(gateway, &principal)?;
@@ -450,14 +467,27 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
         Err(err) => return refused(outcome, err),
     };
     outcome.set_route(&route.model, route.provider);
+    if let Some(info) = gateway.models().info(&route) {
+        outcome.set_prices(info.input_price_per_mtok, info.output_price_per_mtok);
+    }
+    let thread = thread_of(&principal, &policy, &context);
+    let history = match &thread {
+        Some(thread) => recall(gateway, thread, &policy).await,
+        None => Vec::new(),
+    };
 
-    // admit: the prompt as it will be sent (the policy's system prompt included).
+    // admit: the prompt as it will be sent (the system prompt and memory included).
     let family = Family::of(route.provider, &route.upstream_model);
-    let prompt = gateway.tokens().prompt(family, &request)
+    let counter = gateway.tokens();
+    let prompt = counter.prompt(family, &request)
         + policy
             .system_prompt
             .as_deref()
-            .map_or(0, |p| gateway.tokens().count(family, p) + 3);
+            .map_or(0, |p| counter.count(family, p) + 3)
+        + history
+            .iter()
+            .map(|m| counter.count(family, &tokens::content_text(m.content.as_ref())) + 3)
+            .sum::<u64>();
     outcome.set_prompt_estimate(prompt);
     let output = match request.max_output_tokens() {
         Some(n) => Output::Fixed(n),
@@ -479,7 +509,16 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
         cap_output(&mut request, route.provider, cap);
     }
 
-    compose(&policy, &mut request);
+    // The turn to remember is what leaves the guard.
+    if let Some(thread) = thread {
+        outcome.remember(MemoryAppend {
+            memory: gateway.memory().clone(),
+            thread,
+            turn: new_turn(&request, policy.memory.store_tool_calls),
+            store_tool_calls: policy.memory.store_tool_calls,
+        });
+    }
+    compose(&policy, history, &mut request);
     request.model = Some(route.model.clone());
     let kill = KillWatch::new(gateway, &principal);
     let mut answer = dispatch(
@@ -493,6 +532,66 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
     .await;
     answer.rate = admitted.rate;
     answer
+}
+
+/// The thread a request continues: with memory on and an `X-Thread-Id`, that thread of
+/// this end user (another user's thread of the same id is another thread).
+fn thread_of(
+    principal: &Principal,
+    policy: &EffectivePolicy,
+    context: &RequestContext,
+) -> Option<ThreadKey> {
+    let id = context.thread_id.as_ref()?;
+    (policy.memory.enabled && policy.memory.window > 0).then(|| ThreadKey {
+        project_id: principal.project.id,
+        uid: principal.uid.clone(),
+        thread_id: id.clone(),
+    })
+}
+
+/// The thread's last `memory_window` messages, as request messages. A memory backend
+/// that fails degrades the request to no memory (logged), rather than failing it.
+async fn recall(
+    gateway: &GatewayState,
+    thread: &ThreadKey,
+    policy: &EffectivePolicy,
+) -> Vec<Message> {
+    match gateway.memory().recent(thread, policy.memory.window).await {
+        Ok(stored) => stored
+            .into_iter()
+            .map(|m| Message {
+                role: m.role,
+                content: Some(MessageContent::Text(m.content)),
+                tool_calls: m.tool_calls.and_then(|t| serde_json::from_str(&t).ok()),
+                tool_call_id: m.tool_call_id,
+                ..Message::default()
+            })
+            .collect(),
+        Err(err) => {
+            tracing::warn!(error = %err, "memory unavailable: answering without the thread's history");
+            Vec::new()
+        }
+    }
+}
+
+/// The request's new turn: its messages after the last assistant message — the user's,
+/// and tool results only when tool calls are stored.
+fn new_turn(request: &ChatRequest, store_tool_calls: bool) -> Vec<NewMessage> {
+    let start = request
+        .messages
+        .iter()
+        .rposition(|m| m.role == "assistant")
+        .map_or(0, |i| i + 1);
+    request.messages[start..]
+        .iter()
+        .filter(|m| m.role == "user" || (store_tool_calls && m.role == "tool"))
+        .map(|m| NewMessage {
+            role: m.role.clone(),
+            content: tokens::content_text(m.content.as_ref()),
+            tool_calls: None,
+            tool_call_id: m.tool_call_id.clone(),
+        })
+        .collect()
 }
 
 /// Sends the budget's cap as the request's output limit, in the field the provider
@@ -568,6 +667,11 @@ async fn dispatch(
             if let Some(usage) = &parsed.usage {
                 outcome.set_usage(usage);
             }
+            if outcome.wants_answer() {
+                if let Ok(completion) = serde_json::from_slice::<ChatResponse>(&body) {
+                    note_answer(&mut outcome, &completion);
+                }
+            }
             return answered(outcome, body);
         }
     }
@@ -581,6 +685,7 @@ async fn dispatch(
     if let Some(usage) = &completion.usage {
         outcome.set_usage(usage);
     }
+    note_answer(&mut outcome, &completion);
     match serde_json::to_vec(&completion) {
         Ok(bytes) => answered(outcome, Bytes::from(bytes)),
         Err(err) => refused(outcome, ApiError::internal(err)),
@@ -608,6 +713,7 @@ fn dispatch_echo(outcome: OutcomeRecorder, request: &ChatRequest, route: &ModelR
                 if let Some(usage) = &response.usage {
                     outcome.set_usage(usage);
                 }
+                note_answer(&mut outcome, &response);
                 match serde_json::to_vec(&response) {
                     Ok(bytes) => answered(outcome, Bytes::from(bytes)),
                     Err(err) => refused(outcome, ApiError::internal(err)),
@@ -615,6 +721,24 @@ fn dispatch_echo(outcome: OutcomeRecorder, request: &ChatRequest, route: &ModelR
             }
             Err(err) => refused(outcome, provider_error(err)),
         }
+    }
+}
+
+/// What a whole answer said (its first choice), for the outcome and memory.
+fn note_answer(outcome: &mut OutcomeRecorder, completion: &ChatResponse) {
+    let Some(choice) = completion.choices.first() else {
+        return;
+    };
+    if let Some(text) = &choice.message.content {
+        outcome.streamed(text);
+    }
+    for (index, call) in choice.message.tool_calls.iter().flatten().enumerate() {
+        outcome.streamed_tool_call(
+            u32::try_from(index).unwrap_or(u32::MAX),
+            Some(&call.id),
+            Some(&call.function.name),
+            &call.function.arguments,
+        );
     }
 }
 

@@ -94,9 +94,15 @@ fn tally(outcome: &mut OutcomeRecorder, chunk: &ChatChunk) {
             outcome.streamed(text);
         }
         for call in choice.delta.tool_calls.iter().flatten() {
-            if let Some(arguments) = call.function.as_ref().and_then(|f| f.arguments.as_deref()) {
-                outcome.streamed(arguments);
-            }
+            let function = call.function.as_ref();
+            outcome.streamed_tool_call(
+                call.index,
+                call.id.as_deref(),
+                function.and_then(|f| f.name.as_deref()),
+                function
+                    .and_then(|f| f.arguments.as_deref())
+                    .unwrap_or_default(),
+            );
         }
     }
     if let Some(usage) = &chunk.usage {

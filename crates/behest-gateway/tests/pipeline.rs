@@ -15,8 +15,7 @@ use behest_gateway::outcome::{Ending, Operation, Origin, Outcome, OutcomeSink, T
 use behest_gateway::pipeline::{self, AnswerBody, RequestContext};
 use behest_gateway::upstream::{ProviderEndpoint, UpstreamConfig};
 use behest_gateway::verify::Principal;
-use behest_gateway::{GatewayConfig, GatewayState};
-use behest_live::InProcessCounters;
+use behest_gateway::{Backends, GatewayConfig, GatewayState};
 use behest_providers::{ChatRequest, ModelRegistry, Provider};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -83,8 +82,7 @@ async fn fixture() -> Fixture {
         },
         directory.clone(),
         Arc::new(Keyring::default()),
-        Arc::new(InProcessCounters::default()),
-        outcomes.clone(),
+        Backends::in_process(outcomes.clone()),
         CancellationToken::new(),
     )
     .unwrap();

@@ -4,6 +4,7 @@ use crate::{ApiError, ErrorCode};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -98,6 +99,32 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// RFC 3339, or a naive date-time (taken as UTC: Python's `isoformat()`), or a date.
+pub fn parse_time(raw: &str, field: &str) -> Result<DateTime<Utc>, ApiError> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(raw, format) {
+            return Ok(Utc.from_utc_datetime(&t));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(Utc.from_utc_datetime(&t));
+        }
+    }
+    Err(ApiError::validation(
+        field,
+        format!("{field} must be an ISO 8601 date or date-time"),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +171,20 @@ mod tests {
         assert_eq!(bearer_token(&headers), Some("abc"));
         headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
         assert_eq!(bearer_token(&headers), None);
+    }
+
+    #[test]
+    fn times_in_the_forms_clients_send() {
+        let t = |raw: &str| parse_time(raw, "from").unwrap().to_rfc3339();
+        assert_eq!(t("2026-12-01T10:00:00Z"), "2026-12-01T10:00:00+00:00");
+        assert_eq!(t("2026-12-01T12:00:00+02:00"), "2026-12-01T10:00:00+00:00");
+        assert_eq!(t("2026-12-01T10:00:00"), "2026-12-01T10:00:00+00:00");
+        assert_eq!(
+            t("2026-12-01T10:00:00.123456"),
+            "2026-12-01T10:00:00.123456+00:00"
+        );
+        assert_eq!(t("2026-12-01"), "2026-12-01T00:00:00+00:00");
+        let err = parse_time("yesterday", "from").unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("from"));
     }
 }

@@ -8,7 +8,7 @@ pub mod extract;
 pub mod host;
 
 pub use error::{ApiError, ApiResult, ErrorCode};
-pub use extract::{bearer_token, parse_json, parse_uuid, ApiJson, OptionalJson};
+pub use extract::{bearer_token, parse_json, parse_time, parse_uuid, ApiJson, OptionalJson};
 pub use host::{ProjectHint, SiteDomain};
 
 /// The header carrying the request's trace id, on every response.

@@ -148,6 +148,60 @@ pub trait Store: Send + Sync + 'static {
     async fn add_token_usage(&self, usage: &[TokenUsage]) -> StoreResult<()>;
     /// Every row of one day.
     async fn token_usage_on(&self, day: &str) -> StoreResult<Vec<TokenUsage>>;
+
+    // --- usage ----------------------------------------------------------------------
+    /// Inserts the records, skipping any already there (by id), in one transaction.
+    async fn insert_usage(&self, records: &[UsageRecord]) -> StoreResult<()>;
+    /// The sums per bucket, oldest first.
+    async fn usage_buckets(
+        &self,
+        query: &UsageQuery,
+        granularity: Granularity,
+    ) -> StoreResult<Vec<UsageBucket>>;
+    async fn usage_totals(&self, query: &UsageQuery) -> StoreResult<UsageTotals>;
+    /// The `limit` end users (`by_session`: sessions) with the highest cost.
+    async fn usage_top(
+        &self,
+        query: &UsageQuery,
+        by_session: bool,
+        limit: i64,
+    ) -> StoreResult<Vec<UsageTop>>;
+    /// What one end user spent in `[from, to)` (for rebuilding spending counters).
+    async fn usage_cost(&self, query: &UsageQuery) -> StoreResult<f64>;
+
+    // --- memory ---------------------------------------------------------------------
+    /// Appends messages to a thread (created on its first message), in order; returns
+    /// them as stored.
+    async fn append_messages(
+        &self,
+        thread: &ThreadKey,
+        messages: &[NewMessage],
+    ) -> StoreResult<Vec<StoredMessage>>;
+    /// The last `limit` messages of a thread, oldest first.
+    async fn recent_messages(
+        &self,
+        thread: &ThreadKey,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredMessage>>;
+    /// `limit` messages before the message `before` (or the latest), oldest first.
+    async fn thread_messages(
+        &self,
+        thread: &ThreadKey,
+        limit: i64,
+        before: Option<Uuid>,
+    ) -> StoreResult<Vec<StoredMessage>>;
+    async fn thread(&self, thread: &ThreadKey) -> StoreResult<Option<ThreadRow>>;
+    /// An end user's threads, most recently updated first.
+    async fn threads(&self, project_id: Uuid, uid: &str, limit: i64)
+        -> StoreResult<Vec<ThreadRow>>;
+    async fn delete_thread(&self, thread: &ThreadKey) -> StoreResult<bool>;
+    /// Deletes a project's messages older than `cutoff`, and threads left empty;
+    /// returns how many messages went.
+    async fn delete_messages_before(
+        &self,
+        project_id: Uuid,
+        cutoff: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (created if missing) or

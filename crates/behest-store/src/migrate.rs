@@ -28,6 +28,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "policy",
         sql: include_str!("../migrations/sqlite/0003_policy.sql"),
     },
+    Migration {
+        version: 4,
+        name: "usage_memory",
+        sql: include_str!("../migrations/sqlite/0004_usage_memory.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -45,5 +50,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "policy",
         sql: include_str!("../migrations/postgres/0003_policy.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "usage_memory",
+        sql: include_str!("../migrations/postgres/0004_usage_memory.sql"),
     },
 ];

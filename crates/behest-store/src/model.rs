@@ -174,3 +174,8 @@ pub struct TokenUsage {
     pub day: String,
     pub tokens: i64,
 }
+
+pub use behest_core::memory::{NewMessage, StoredMessage, ThreadKey, ThreadRow};
+pub use behest_core::usage::{
+    Granularity, UsageBucket, UsageQuery, UsageRecord, UsageTop, UsageTotals,
+};

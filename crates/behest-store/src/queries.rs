@@ -125,6 +125,46 @@ macro_rules! store_impl {
             })
         }
 
+        /// The sums every usage query selects.
+        const USAGE_SUMS: &str = "COUNT(*) AS requests, \
+             CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT) AS prompt_tokens, \
+             CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT) AS completion_tokens, \
+             CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT) AS total_tokens, \
+             CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) AS cost_usd";
+
+        fn totals_from(row: &DbRow) -> StoreResult<UsageTotals> {
+            Ok(UsageTotals {
+                requests: row.try_get("requests")?,
+                prompt_tokens: row.try_get("prompt_tokens")?,
+                completion_tokens: row.try_get("completion_tokens")?,
+                total_tokens: row.try_get("total_tokens")?,
+                cost_usd: row.try_get("cost_usd")?,
+            })
+        }
+
+        fn usage_query<'q>(
+            sql: &'q str,
+            query: &'q UsageQuery,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            let q = sqlx::query(sql)
+                .bind(query.project_id)
+                .bind(query.from)
+                .bind(query.to);
+            match &query.uid {
+                Some(uid) => q.bind(uid.as_str()),
+                None => q,
+            }
+        }
+
+        fn thread_from(row: &DbRow) -> StoreResult<ThreadRow> {
+            Ok(ThreadRow {
+                id: row.try_get("id")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                message_count: row.try_get("message_count")?,
+            })
+        }
+
         const SETTINGS_COLUMNS: &str = "id, project_id, draft, deployed, provider_model, \
              draft_provider_model, draft_saved_at, deployed_at, created_at, updated_at";
 
@@ -927,6 +967,324 @@ macro_rules! store_impl {
                         })
                     })
                     .collect()
+            }
+
+            async fn insert_usage(&self, records: &[UsageRecord]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for r in records {
+                    sqlx::query(
+                        "INSERT INTO usage_records (id, at, hour, day, month, project_id, tenant_id, uid, \
+                         session_id, thread_id, tier, operation, origin, model, provider, prompt_tokens, \
+                         completion_tokens, total_tokens, tokens_counted, cost_usd, latency_ms, ttft_ms, \
+                         status, error_code, ending, guard) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
+                         ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(r.id)
+                    .bind(r.at)
+                    .bind(r.at.format("%Y-%m-%dT%H:00:00Z").to_string())
+                    .bind(r.at.format("%Y-%m-%d").to_string())
+                    .bind(r.at.format("%Y-%m").to_string())
+                    .bind(r.project_id)
+                    .bind(r.tenant_id)
+                    .bind(&r.uid)
+                    .bind(&r.session_id)
+                    .bind(&r.thread_id)
+                    .bind(&r.tier)
+                    .bind(&r.operation)
+                    .bind(&r.origin)
+                    .bind(&r.model)
+                    .bind(&r.provider)
+                    .bind(r.prompt_tokens)
+                    .bind(r.completion_tokens)
+                    .bind(r.total_tokens)
+                    .bind(r.tokens_counted)
+                    .bind(r.cost_usd)
+                    .bind(r.latency_ms)
+                    .bind(r.ttft_ms)
+                    .bind(r.status)
+                    .bind(&r.error_code)
+                    .bind(&r.ending)
+                    .bind(r.guard.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn usage_buckets(
+                &self,
+                query: &UsageQuery,
+                granularity: Granularity,
+            ) -> StoreResult<Vec<UsageBucket>> {
+                let column = granularity.column();
+                let sql = format!(
+                    "SELECT {column} AS bucket, {USAGE_SUMS} FROM usage_records \
+                     WHERE project_id = $1 AND at >= $2 AND at < $3 {} GROUP BY {column} ORDER BY {column}",
+                    if query.uid.is_some() { "AND uid = $4" } else { "" }
+                );
+                let rows = usage_query(&sql, query).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(UsageBucket {
+                            start: row.try_get("bucket")?,
+                            totals: totals_from(row)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn usage_totals(&self, query: &UsageQuery) -> StoreResult<UsageTotals> {
+                let sql = format!(
+                    "SELECT {USAGE_SUMS} FROM usage_records WHERE project_id = $1 AND at >= $2 AND at < $3 {}",
+                    if query.uid.is_some() { "AND uid = $4" } else { "" }
+                );
+                let row = usage_query(&sql, query).fetch_one(&self.pool).await?;
+                totals_from(&row)
+            }
+
+            async fn usage_top(
+                &self,
+                query: &UsageQuery,
+                by_session: bool,
+                limit: i64,
+            ) -> StoreResult<Vec<UsageTop>> {
+                let column = if by_session { "session_id" } else { "uid" };
+                let sql = format!(
+                    "SELECT {column} AS top_key, {USAGE_SUMS} FROM usage_records \
+                     WHERE project_id = $1 AND at >= $2 AND at < $3 AND {column} IS NOT NULL {} \
+                     GROUP BY {column} ORDER BY COALESCE(SUM(cost_usd), 0) DESC, COUNT(*) DESC, {column} LIMIT {}",
+                    if query.uid.is_some() { "AND uid = $4" } else { "" },
+                    limit.clamp(1, 1000)
+                );
+                let rows = usage_query(&sql, query).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(UsageTop {
+                            key: row.try_get("top_key")?,
+                            totals: totals_from(row)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn usage_cost(&self, query: &UsageQuery) -> StoreResult<f64> {
+                Ok(self.usage_totals(query).await?.cost_usd)
+            }
+
+            async fn append_messages(
+                &self,
+                thread: &ThreadKey,
+                messages: &[NewMessage],
+            ) -> StoreResult<Vec<StoredMessage>> {
+                if messages.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let now = crate::now();
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO threads (project_id, uid, id, created_at, updated_at, message_count, next_seq) \
+                     VALUES ($1, $2, $3, $4, $4, 0, 0) ON CONFLICT (project_id, uid, id) DO NOTHING",
+                )
+                .bind(thread.project_id)
+                .bind(&thread.uid)
+                .bind(&thread.thread_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                // Locks the thread's row: concurrent appends queue, their order kept.
+                sqlx::query("UPDATE threads SET updated_at = $4 WHERE project_id = $1 AND uid = $2 AND id = $3")
+                    .bind(thread.project_id)
+                    .bind(&thread.uid)
+                    .bind(&thread.thread_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let next: i64 = sqlx::query("SELECT next_seq FROM threads WHERE project_id = $1 AND uid = $2 AND id = $3")
+                    .bind(thread.project_id)
+                    .bind(&thread.uid)
+                    .bind(&thread.thread_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("next_seq")?;
+                let mut stored = Vec::with_capacity(messages.len());
+                for (i, m) in messages.iter().enumerate() {
+                    let message = StoredMessage {
+                        id: Uuid::new_v4(),
+                        seq: next + i as i64,
+                        role: m.role.clone(),
+                        content: m.content.clone(),
+                        tool_calls: m.tool_calls.clone(),
+                        tool_call_id: m.tool_call_id.clone(),
+                        created_at: now,
+                    };
+                    sqlx::query(
+                        "INSERT INTO thread_messages (id, project_id, uid, thread_id, seq, role, content, tool_calls, tool_call_id, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(message.id)
+                    .bind(thread.project_id)
+                    .bind(&thread.uid)
+                    .bind(&thread.thread_id)
+                    .bind(next + i as i64)
+                    .bind(&m.role)
+                    .bind(&m.content)
+                    .bind(&m.tool_calls)
+                    .bind(&m.tool_call_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    stored.push(message);
+                }
+                let n = messages.len() as i64;
+                sqlx::query(
+                    "UPDATE threads SET next_seq = next_seq + $4, message_count = message_count + $4 \
+                     WHERE project_id = $1 AND uid = $2 AND id = $3",
+                )
+                .bind(thread.project_id)
+                .bind(&thread.uid)
+                .bind(&thread.thread_id)
+                .bind(n)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            async fn recent_messages(
+                &self,
+                thread: &ThreadKey,
+                limit: i64,
+            ) -> StoreResult<Vec<StoredMessage>> {
+                self.thread_messages(thread, limit, None).await
+            }
+
+            async fn thread_messages(
+                &self,
+                thread: &ThreadKey,
+                limit: i64,
+                before: Option<Uuid>,
+            ) -> StoreResult<Vec<StoredMessage>> {
+                let before_seq: i64 = match before {
+                    None => i64::MAX,
+                    Some(id) => {
+                        let row = sqlx::query(
+                            "SELECT seq FROM thread_messages WHERE id = $1 AND project_id = $2 AND uid = $3 AND thread_id = $4",
+                        )
+                        .bind(id)
+                        .bind(thread.project_id)
+                        .bind(&thread.uid)
+                        .bind(&thread.thread_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                        match row {
+                            Some(row) => row.try_get("seq")?,
+                            None => return Ok(Vec::new()),
+                        }
+                    }
+                };
+                let rows = sqlx::query(
+                    "SELECT id, seq, role, content, tool_calls, tool_call_id, created_at FROM thread_messages \
+                     WHERE project_id = $1 AND uid = $2 AND thread_id = $3 AND seq < $4 ORDER BY seq DESC LIMIT $5",
+                )
+                .bind(thread.project_id)
+                .bind(&thread.uid)
+                .bind(&thread.thread_id)
+                .bind(before_seq)
+                .bind(limit.max(0))
+                .fetch_all(&self.pool)
+                .await?;
+                let mut messages = rows
+                    .iter()
+                    .map(|row| {
+                        Ok(StoredMessage {
+                            id: row.try_get("id")?,
+                            seq: row.try_get("seq")?,
+                            role: row.try_get("role")?,
+                            content: row.try_get("content")?,
+                            tool_calls: row.try_get("tool_calls")?,
+                            tool_call_id: row.try_get("tool_call_id")?,
+                            created_at: row.try_get("created_at")?,
+                        })
+                    })
+                    .collect::<StoreResult<Vec<_>>>()?;
+                messages.reverse();
+                Ok(messages)
+            }
+
+            async fn thread(&self, thread: &ThreadKey) -> StoreResult<Option<ThreadRow>> {
+                let row = sqlx::query(
+                    "SELECT id, created_at, updated_at, message_count FROM threads WHERE project_id = $1 AND uid = $2 AND id = $3",
+                )
+                .bind(thread.project_id)
+                .bind(&thread.uid)
+                .bind(&thread.thread_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| thread_from(&row)).transpose()
+            }
+
+            async fn threads(&self, project_id: Uuid, uid: &str, limit: i64) -> StoreResult<Vec<ThreadRow>> {
+                let rows = sqlx::query(
+                    "SELECT id, created_at, updated_at, message_count FROM threads WHERE project_id = $1 AND uid = $2 \
+                     ORDER BY updated_at DESC, id LIMIT $3",
+                )
+                .bind(project_id)
+                .bind(uid)
+                .bind(limit.max(0))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(thread_from).collect()
+            }
+
+            async fn delete_thread(&self, thread: &ThreadKey) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let deleted = sqlx::query("DELETE FROM threads WHERE project_id = $1 AND uid = $2 AND id = $3")
+                    .bind(thread.project_id)
+                    .bind(&thread.uid)
+                    .bind(&thread.thread_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("DELETE FROM thread_messages WHERE project_id = $1 AND uid = $2 AND thread_id = $3")
+                    .bind(thread.project_id)
+                    .bind(&thread.uid)
+                    .bind(&thread.thread_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(deleted > 0)
+            }
+
+            async fn delete_messages_before(
+                &self,
+                project_id: Uuid,
+                cutoff: DateTime<Utc>,
+            ) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                let deleted = sqlx::query("DELETE FROM thread_messages WHERE project_id = $1 AND created_at < $2")
+                    .bind(project_id)
+                    .bind(cutoff)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if deleted > 0 {
+                    sqlx::query(
+                        "UPDATE threads SET message_count = (SELECT COUNT(*) FROM thread_messages m \
+                         WHERE m.project_id = threads.project_id AND m.uid = threads.uid AND m.thread_id = threads.id) \
+                         WHERE project_id = $1",
+                    )
+                    .bind(project_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM threads WHERE project_id = $1 AND message_count = 0")
+                        .bind(project_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(deleted)
             }
         }
 

@@ -657,6 +657,215 @@ async fn the_token_ledger_adds_up_per_user_and_day(store: &dyn Store) {
     assert_eq!(store.token_usage_on("2026-11-30").await.unwrap().len(), 1);
 }
 
+fn usage_record(
+    project: Uuid,
+    uid: &str,
+    session: &str,
+    at: chrono::DateTime<Utc>,
+    tokens: i64,
+    cost: f64,
+) -> UsageRecord {
+    UsageRecord {
+        id: Uuid::new_v4(),
+        at,
+        project_id: project,
+        tenant_id: Uuid::nil(),
+        uid: Some(uid.into()),
+        session_id: Some(session.into()),
+        thread_id: None,
+        tier: None,
+        operation: "chat".into(),
+        origin: "live".into(),
+        model: Some("gpt-4o-mini".into()),
+        provider: Some("openai".into()),
+        prompt_tokens: tokens / 2,
+        completion_tokens: tokens - tokens / 2,
+        total_tokens: tokens,
+        tokens_counted: false,
+        cost_usd: cost,
+        latency_ms: 12.5,
+        ttft_ms: Some(3.0),
+        status: 200,
+        error_code: None,
+        ending: "complete".into(),
+        guard: serde_json::json!({}),
+    }
+}
+
+async fn usage_sums_by_bucket_user_and_session(store: &dyn Store) {
+    use chrono::TimeZone;
+    let project = Uuid::new_v4();
+    let t = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 15, 0).unwrap();
+    let records = vec![
+        usage_record(project, "ada", "s1", t(30, 9), 100, 0.01),
+        usage_record(project, "ada", "s1", t(30, 9), 50, 0.005),
+        usage_record(project, "ada", "s2", t(30, 11), 10, 0.001),
+        usage_record(project, "bob", "s3", t(29, 23), 1000, 0.1),
+        usage_record(Uuid::new_v4(), "ada", "s9", t(30, 9), 7, 1.0),
+    ];
+    store.insert_usage(&records).await.unwrap();
+    // A replay (the spool after a crash) adds nothing.
+    store.insert_usage(&records[..2]).await.unwrap();
+    let all = UsageQuery {
+        project_id: project,
+        uid: None,
+        from: t(29, 0),
+        to: t(30, 23),
+    };
+    let days = store.usage_buckets(&all, Granularity::Day).await.unwrap();
+    assert_eq!(
+        days.iter()
+            .map(|b| (b.start.as_str(), b.totals.requests, b.totals.total_tokens))
+            .collect::<Vec<_>>(),
+        vec![("2026-11-29", 1, 1000), ("2026-11-30", 3, 160)]
+    );
+    let hours = store.usage_buckets(&all, Granularity::Hour).await.unwrap();
+    assert_eq!(hours.len(), 3);
+    assert_eq!(hours[1].start, "2026-11-30T09:00:00Z");
+    let months = store.usage_buckets(&all, Granularity::Month).await.unwrap();
+    assert_eq!(
+        (months[0].start.as_str(), months[0].totals.requests),
+        ("2026-11", 4)
+    );
+    let ada = UsageQuery {
+        uid: Some("ada".into()),
+        ..all.clone()
+    };
+    let totals = store.usage_totals(&ada).await.unwrap();
+    assert_eq!(
+        (
+            totals.requests,
+            totals.prompt_tokens + totals.completion_tokens
+        ),
+        (3, 160)
+    );
+    assert!((totals.cost_usd - 0.016).abs() < 1e-9);
+    assert!((store.usage_cost(&ada).await.unwrap() - 0.016).abs() < 1e-9);
+    let users = store.usage_top(&all, false, 10).await.unwrap();
+    assert_eq!(
+        users.iter().map(|u| u.key.as_str()).collect::<Vec<_>>(),
+        ["bob", "ada"]
+    );
+    let sessions = store.usage_top(&ada, true, 10).await.unwrap();
+    assert_eq!(
+        sessions.iter().map(|u| u.key.as_str()).collect::<Vec<_>>(),
+        ["s1", "s2"]
+    );
+    assert_eq!(sessions[0].totals.requests, 2);
+    // The range is [from, to).
+    let none = UsageQuery {
+        from: t(30, 12),
+        ..all
+    };
+    assert_eq!(store.usage_totals(&none).await.unwrap().requests, 0);
+}
+
+async fn threads_keep_their_order_pages_and_owner(store: &dyn Store) {
+    let project = Uuid::new_v4();
+    let key = |uid: &str, id: &str| ThreadKey {
+        project_id: project,
+        uid: uid.into(),
+        thread_id: id.into(),
+    };
+    let message = |role: &str, content: &str| NewMessage {
+        role: role.into(),
+        content: content.into(),
+        tool_calls: None,
+        tool_call_id: None,
+    };
+    let t1 = key("ada", "t1");
+    for turn in 0..3 {
+        store
+            .append_messages(
+                &t1,
+                &[
+                    message("user", &format!("q{turn}")),
+                    message("assistant", &format!("a{turn}")),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    let recent = store.recent_messages(&t1, 3).await.unwrap();
+    let appended = store
+        .append_messages(&key("ada", "t3"), &[message("user", "x")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.recent_messages(&key("ada", "t3"), 5).await.unwrap(),
+        appended,
+        "what an append returns is what is stored"
+    );
+    assert_eq!(
+        recent
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>(),
+        ["a1", "q2", "a2"]
+    );
+    let page = store
+        .thread_messages(&t1, 2, Some(recent[0].id))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+        ["a0", "q1"]
+    );
+    let row = store.thread(&t1).await.unwrap().unwrap();
+    assert_eq!((row.id.as_str(), row.message_count), ("t1", 6));
+    // Another user's thread of the same id is another thread; theirs stays unseen.
+    assert!(store.thread(&key("bob", "t1")).await.unwrap().is_none());
+    assert!(store
+        .recent_messages(&key("bob", "t1"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .append_messages(&key("ada", "t2"), &[message("user", "hi")])
+        .await
+        .unwrap();
+    let threads = store.threads(project, "ada", 10).await.unwrap();
+    assert_eq!(
+        threads.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        ["t2", "t3", "t1"]
+    );
+    // Concurrent appends keep every message, in a gapless order.
+    let appends = (0..8).map(|i| {
+        let t = key("ada", "busy");
+        async move {
+            store
+                .append_messages(&t, &[message("user", &format!("m{i}"))])
+                .await
+        }
+    });
+    for result in futures_util::future::join_all(appends).await {
+        result.unwrap();
+    }
+    let busy = store
+        .recent_messages(&key("ada", "busy"), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        busy.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (0..8).collect::<Vec<_>>()
+    );
+
+    // Retention: everything older than the cutoff goes, and threads left empty.
+    let removed = store
+        .delete_messages_before(project, Utc::now() + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(removed, 6 + 1 + 1 + 8);
+    assert!(store.threads(project, "ada", 10).await.unwrap().is_empty());
+    store
+        .append_messages(&t1, &[message("user", "again")])
+        .await
+        .unwrap();
+    assert!(store.delete_thread(&t1).await.unwrap());
+    assert!(!store.delete_thread(&t1).await.unwrap());
+    assert!(store.recent_messages(&t1, 10).await.unwrap().is_empty());
+}
+
 /// Runs `case` on a fresh store of `backend`, cleaned up after.
 async fn with_store<F, Fut>(backend: Backend, case: F)
 where
@@ -693,6 +902,8 @@ fn main() -> std::process::ExitCode {
         case!(tiers_are_ordered_and_unique);
         case!(kill_switches_are_durable_and_idempotent);
         case!(the_token_ledger_adds_up_per_user_and_day);
+        case!(usage_sums_by_bucket_user_and_session);
+        case!(threads_keep_their_order_pages_and_owner);
         tests = tests.add(
             &format!("{prefix}::concurrent_creates_cannot_exceed_the_limit"),
             needs,

@@ -5,8 +5,10 @@
 mod config;
 mod demo;
 mod ledger;
+mod memory;
 mod outcomes;
 mod serve;
+mod usage;
 
 use clap::{Parser, Subcommand};
 use config::{ServeArgs, StoreArgs};

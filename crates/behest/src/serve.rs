@@ -83,12 +83,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "counters rebuilt from the ledger"
     );
     tokio::task::spawn_blocking(behest_providers::tokens::TokenCounter::warm_up);
+    // What outlives the listener: the token ledger and the usage spool are flushed
+    // once every request has ended.
     let ledger_shutdown = CancellationToken::new();
     let (ledger, ledger_task) = crate::ledger::start(store.clone(), ledger_shutdown.clone());
+    let spool = crate::usage::UsageSpool::open(&settings.data_dir.join("usage-spool"))
+        .context("opening the usage spool")?;
+    let replayed = spool
+        .flush(store.as_ref())
+        .await
+        .context("replaying the usage spool")?;
+    if replayed > 0 {
+        tracing::info!(replayed, "usage records replayed from the spool");
+    }
+    let spool_task = tokio::spawn(spool.clone().run(store.clone(), ledger_shutdown.clone()));
     let outcomes = Arc::new(crate::ledger::Fanout(vec![
         Arc::new(ledger),
+        Arc::new(crate::usage::UsageSink(spool)),
         Arc::new(crate::outcomes::LogOutcomes),
     ]));
+    let backends = behest_gateway::Backends {
+        counters,
+        memory: Arc::new(crate::memory::StoreMemory::new(
+            store.clone(),
+            settings.redis_url.is_none(),
+        )),
+        usage: Arc::new(crate::usage::StoreUsage(store.clone())),
+        outcomes,
+    };
     let gateway = GatewayState::new(
         GatewayConfig {
             upstream: settings.upstream.clone(),
@@ -99,8 +121,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         directory.clone(),
         keyring.clone(),
-        counters,
-        outcomes,
+        backends,
         shutdown.clone(),
     )
     .context("building the upstream HTTP client")?;
@@ -141,6 +162,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store.clone(),
         keyring,
         settings.key_reload,
+        shutdown.clone(),
+    ));
+    workers.spawn(crate::memory::retention(
+        store.clone(),
+        Duration::from_secs(3600),
         shutdown.clone(),
     ));
     workers.spawn(follow_live_state(
@@ -215,6 +241,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::warn!("the token ledger could not be flushed in time");
+    }
+    if tokio::time::timeout(WORKER_DRAIN, spool_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("usage stays spooled; the next start writes it");
     }
     tracing::info!("stopped");
     Ok(())

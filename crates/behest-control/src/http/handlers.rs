@@ -487,3 +487,46 @@ pub async fn kill_status(
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(killswitch::status(&ctl, &Actor::Admin).await?))
 }
+
+// --- usage --------------------------------------------------------------------------------
+
+#[derive(Debug, serde::Deserialize)]
+pub struct UsageParams {
+    from: Option<String>,
+    to: Option<String>,
+    user_id: Option<String>,
+    granularity: Option<String>,
+}
+
+pub async fn project_usage(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+    axum::extract::Query(params): axum::extract::Query<UsageParams>,
+) -> ApiResult<impl IntoResponse> {
+    use behest_core::usage::Granularity;
+    let granularity = match params.granularity.as_deref() {
+        None | Some("") => Granularity::Day,
+        Some(raw) => Granularity::parse(raw).ok_or_else(|| {
+            ApiError::validation("granularity", "granularity must be hour, day or month")
+        })?,
+    };
+    let to = match params.to.as_deref().filter(|s| !s.is_empty()) {
+        Some(raw) => behest_http::parse_time(raw, "to")?,
+        None => chrono::Utc::now(),
+    };
+    let from = match params.from.as_deref().filter(|s| !s.is_empty()) {
+        Some(raw) => behest_http::parse_time(raw, "from")?,
+        None => to - chrono::Duration::days(30),
+    };
+    let input = crate::service::usage::UsageInput {
+        from,
+        to,
+        granularity,
+        user_id: params.user_id.filter(|u| !u.is_empty()),
+    };
+    Ok(Json(
+        crate::service::usage::project_usage(&ctl, &caller.actor(), project_id(&id)?, input)
+            .await?,
+    ))
+}

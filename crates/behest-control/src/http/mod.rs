@@ -116,6 +116,7 @@ pub fn routes(state: ControlState) -> Router {
             post(publish_model),
         )
         .route("/auth/v1/projects/{project_id}/memory", get(memory))
+        .route("/auth/v1/projects/{project_id}/usage", get(project_usage))
         .route(
             "/auth/v1/projects/{project_id}/tiers",
             get(list_tiers).post(create_tier),

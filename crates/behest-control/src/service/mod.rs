@@ -13,6 +13,7 @@ pub mod settings;
 pub mod signing_keys;
 pub mod tenants;
 pub mod tiers;
+pub mod usage;
 
 use crate::error::{ControlError, ControlResult};
 use crate::state::ControlState;

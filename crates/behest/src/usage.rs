@@ -1,0 +1,241 @@
+//! Usage records: one per data-plane request, refused ones included, written off the
+//! hot path but never lost. Each outcome is appended to a spool file in the data
+//! directory before its request is answered (one `write`: the record is in the
+//! kernel's hands, so a crash or `kill -9` of this process cannot lose it); a flusher
+//! moves the spool aside every quarter second, inserts its records into the store in
+//! batches (a replayed record is a no-op: records carry their id) and deletes it. A
+//! restart replays whatever spool files are left. Memory stays bounded: records wait
+//! on disk, not in memory.
+//!
+//! Also the usage API's reader over the store.
+
+use async_trait::async_trait;
+use behest_core::usage::{Granularity, UsageBucket, UsageQuery, UsageRecord, UsageTotals};
+use behest_gateway::memory::{BackendError, BackendResult, UsageReader};
+use behest_gateway::outcome::{Outcome, OutcomeSink, TokenSource};
+use behest_store::Store;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+const BATCH: usize = 500;
+const CURRENT: &str = "current.jsonl";
+
+/// The spool: the outcome sink writes to it, the flusher empties it into the store.
+pub struct UsageSpool {
+    dir: PathBuf,
+    current: Mutex<std::fs::File>,
+    /// Records written to the spool and not yet in the store.
+    lag: AtomicU64,
+    next_batch: AtomicU64,
+}
+
+fn open_current(dir: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(dir.join(CURRENT))
+}
+
+impl UsageSpool {
+    /// Opens (creating) the spool in `dir`.
+    pub fn open(dir: &Path) -> std::io::Result<Arc<UsageSpool>> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Arc::new(UsageSpool {
+            dir: dir.to_owned(),
+            current: Mutex::new(open_current(dir)?),
+            lag: AtomicU64::new(0),
+            next_batch: AtomicU64::new(0),
+        }))
+    }
+
+    /// Records not yet in the store (the usage sink's lag).
+    pub fn lag(&self) -> u64 {
+        self.lag.load(Ordering::Relaxed)
+    }
+
+    fn write(&self, record: &UsageRecord) {
+        let mut line = match serde_json::to_vec(record) {
+            Ok(line) => line,
+            Err(err) => {
+                tracing::error!(error = %err, "a usage record could not be encoded");
+                return;
+            }
+        };
+        line.push(b'\n');
+        let mut file = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        match file.write_all(&line) {
+            Ok(()) => {
+                self.lag.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(err) => tracing::error!(error = %err, "a usage record could not be spooled"),
+        }
+    }
+
+    /// Moves the current spool aside (when it has anything), to be flushed.
+    fn rotate(&self) -> std::io::Result<()> {
+        let mut file = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if file.metadata()?.len() == 0 {
+            return Ok(());
+        }
+        file.sync_data()?;
+        let n = self.next_batch.fetch_add(1, Ordering::Relaxed);
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f");
+        std::fs::rename(
+            self.dir.join(CURRENT),
+            self.dir.join(format!("batch-{stamp}-{n:06}.jsonl")),
+        )?;
+        *file = open_current(&self.dir)?;
+        Ok(())
+    }
+
+    /// The spool files waiting for the store, oldest first.
+    fn batches(&self) -> std::io::Result<Vec<PathBuf>> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("batch-") && n.ends_with(".jsonl"))
+            })
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// Writes every waiting spool file to the store, deleting each once it is in.
+    pub async fn flush(&self, store: &dyn Store) -> anyhow::Result<usize> {
+        self.rotate()?;
+        let mut written = 0;
+        for path in self.batches()? {
+            let records = read_records(&path)?;
+            for chunk in records.chunks(BATCH) {
+                store.insert_usage(chunk).await?;
+            }
+            std::fs::remove_file(&path)?;
+            written += records.len();
+            let count = u64::try_from(records.len()).unwrap_or(u64::MAX);
+            let _ = self
+                .lag
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |lag| {
+                    Some(lag.saturating_sub(count))
+                });
+        }
+        Ok(written)
+    }
+
+    /// Flushes until `shutdown`, then once more.
+    pub async fn run(self: Arc<Self>, store: Arc<dyn Store>, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(FLUSH_EVERY);
+        loop {
+            let stop = tokio::select! {
+                _ = shutdown.cancelled() => true,
+                _ = ticker.tick() => false,
+            };
+            if let Err(err) = self.flush(store.as_ref()).await {
+                tracing::warn!(error = %err, lag = self.lag(), "usage not written to the store yet; it stays spooled");
+            }
+            if stop {
+                return;
+            }
+        }
+    }
+}
+
+/// The records of a spool file; a line cut short by a crash is skipped.
+fn read_records(path: &Path) -> std::io::Result<Vec<UsageRecord>> {
+    let file = std::fs::File::open(path)?;
+    let mut records = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<UsageRecord>(&line) {
+            Ok(record) => records.push(record),
+            Err(err) => {
+                tracing::warn!(error = %err, file = %path.display(), "an unreadable usage line was skipped")
+            }
+        }
+    }
+    Ok(records)
+}
+
+/// The usage record of an outcome (`None` for a request no project can be charged for).
+pub fn record_of(outcome: &Outcome) -> Option<UsageRecord> {
+    let identity = &outcome.identity;
+    let (project_id, tenant_id) = (identity.project_id?, identity.tenant_id?);
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let tokens = outcome.tokens;
+    let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    Some(UsageRecord {
+        id: Uuid::new_v4(),
+        at: chrono::Utc::now(),
+        project_id,
+        tenant_id,
+        uid: identity.uid.clone(),
+        session_id: identity.session_id.clone(),
+        thread_id: identity.thread_id.clone(),
+        tier: identity.tier.clone(),
+        operation: outcome.operation.as_str().to_owned(),
+        origin: match outcome.origin {
+            behest_gateway::outcome::Origin::Live => "live".to_owned(),
+            behest_gateway::outcome::Origin::Playground => "playground".to_owned(),
+        },
+        model: outcome.model.clone(),
+        provider: outcome.provider.map(|p| p.as_str().to_owned()),
+        prompt_tokens: tokens.map_or(0, |t| int(t.prompt)),
+        completion_tokens: tokens.map_or(0, |t| int(t.completion)),
+        total_tokens: tokens.map_or(0, |t| int(t.total)),
+        tokens_counted: tokens.is_some_and(|t| t.source == TokenSource::Counted),
+        cost_usd: outcome.cost_usd,
+        latency_ms: ms(outcome.total_time),
+        ttft_ms: outcome.time_to_first_byte.map(ms),
+        status: i32::from(outcome.status),
+        error_code: outcome.error_code.map(|c| c.as_str().to_owned()),
+        ending: outcome.ending.as_str().to_owned(),
+        guard: serde_json::json!({}),
+    })
+}
+
+/// The outcome sink that spools usage.
+pub struct UsageSink(pub Arc<UsageSpool>);
+
+impl OutcomeSink for UsageSink {
+    fn record(&self, outcome: &Outcome) {
+        if let Some(record) = record_of(outcome) {
+            self.0.write(&record);
+        }
+    }
+}
+
+/// The usage API's sums, from the store.
+pub struct StoreUsage(pub Arc<dyn Store>);
+
+fn backend(err: behest_store::StoreError) -> BackendError {
+    BackendError(err.to_string())
+}
+
+#[async_trait]
+impl UsageReader for StoreUsage {
+    async fn buckets(
+        &self,
+        query: &UsageQuery,
+        granularity: Granularity,
+    ) -> BackendResult<Vec<UsageBucket>> {
+        self.0
+            .usage_buckets(query, granularity)
+            .await
+            .map_err(backend)
+    }
+
+    async fn totals(&self, query: &UsageQuery) -> BackendResult<UsageTotals> {
+        self.0.usage_totals(query).await.map_err(backend)
+    }
+}
