@@ -28,7 +28,7 @@ pub async fn build(store: &dyn Store) -> Result<HashMap<String, String>, StoreEr
         .map(|project| {
             let row = settings_by_project.remove(&project.id);
             let (deployed, model) = row.map_or((None, None), |r| (r.deployed, r.provider_model));
-            ImageEntry::Project(ProjectEntry {
+            ImageEntry::Project(Box::new(ProjectEntry {
                 id: project.id,
                 tenant_id: project.tenant_id,
                 slug: project.slug,
@@ -36,7 +36,7 @@ pub async fn build(store: &dyn Store) -> Result<HashMap<String, String>, StoreEr
                 // Live traffic sees the deployed snapshot and the live model; a draft
                 // is never live.
                 policy: ProjectPolicy::new(deployed, model),
-            })
+            }))
         })
         .chain(keys.into_iter().map(|key| {
             ImageEntry::SigningKey(SigningKeyEntry {

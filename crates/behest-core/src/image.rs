@@ -49,7 +49,8 @@ impl SigningKeyEntry {
 /// One entry of the image, as its key says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImageEntry {
-    Project(ProjectEntry),
+    /// Boxed: a project's policy is far larger than the other entries.
+    Project(Box<ProjectEntry>),
     SigningKey(SigningKeyEntry),
     KillSwitches(KillSwitches),
 }
@@ -67,7 +68,7 @@ impl ImageEntry {
     /// Reads one entry: the one place image JSON is parsed.
     pub fn parse(key: &str, json: &str) -> Result<ImageEntry, ImageError> {
         if key.starts_with(PROJECT_PREFIX) {
-            Ok(ImageEntry::Project(serde_json::from_str(json)?))
+            Ok(ImageEntry::Project(Box::new(serde_json::from_str(json)?)))
         } else if key.starts_with(SIGNING_KEY_PREFIX) {
             Ok(ImageEntry::SigningKey(serde_json::from_str(json)?))
         } else if key == KILL_SWITCHES_KEY {
@@ -95,13 +96,13 @@ mod tests {
 
     #[test]
     fn entries_round_trip_through_their_key() {
-        let project = ImageEntry::Project(ProjectEntry {
+        let project = ImageEntry::Project(Box::new(ProjectEntry {
             id: Uuid::new_v4(),
             tenant_id: Uuid::new_v4(),
             slug: "amber-fox-042".into(),
             suspended: false,
             policy: ProjectPolicy::default(),
-        });
+        }));
         let (key, json) = project.encode().unwrap();
         assert!(key.starts_with(PROJECT_PREFIX));
         assert_eq!(ImageEntry::parse(&key, &json).unwrap(), project);

@@ -120,6 +120,8 @@ pub struct EffectivePolicy {
     pub memory: MemoryPolicy,
     /// Budgets let requests through while the shared counters are unreachable.
     pub budgets_fail_open: bool,
+    /// Spending limits in USD.
+    pub budgets: crate::settings::Budgets,
 }
 
 impl EffectivePolicy {
@@ -150,6 +152,7 @@ impl EffectivePolicy {
                 store_tool_calls: values.store_tool_calls,
             },
             budgets_fail_open: values.budgets_fail_open,
+            budgets: values.budgets,
         }
     }
 }

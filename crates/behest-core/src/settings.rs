@@ -70,6 +70,28 @@ pub struct SettingsValues {
     /// Whether token (and spending) budgets let requests through while the shared
     /// counters are unreachable. Off: such requests get 503 (fail closed).
     pub budgets_fail_open: bool,
+    /// Spending limits in USD, at the catalog's list prices.
+    pub budgets: Budgets,
+}
+
+/// Hard spending limits (USD): per end user per UTC day, per session, per project per
+/// UTC month. `None`: no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Budgets {
+    pub user_daily_usd: Option<f64>,
+    pub session_usd: Option<f64>,
+    pub project_monthly_usd: Option<f64>,
+}
+
+impl Budgets {
+    pub const FIELDS: [&'static str; 3] = ["user_daily_usd", "session_usd", "project_monthly_usd"];
+
+    pub fn is_empty(&self) -> bool {
+        self.user_daily_usd.is_none()
+            && self.session_usd.is_none()
+            && self.project_monthly_usd.is_none()
+    }
 }
 
 impl Default for SettingsValues {
@@ -89,6 +111,7 @@ impl Default for SettingsValues {
             retention_days: None,
             store_tool_calls: false,
             budgets_fail_open: false,
+            budgets: Budgets::default(),
         }
     }
 }
@@ -145,6 +168,9 @@ pub struct SettingsPatch {
     pub store_tool_calls: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budgets_fail_open: Option<bool>,
+    /// Replaces the budgets whole (a field left out of the object is no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budgets: Option<Budgets>,
     /// The model: for a project, a draft (`null` clears it); for a tier, its model.
     #[serde(
         default,
@@ -222,6 +248,9 @@ impl SettingsValues {
         }
         if let Some(v) = patch.budgets_fail_open {
             out.budgets_fail_open = v;
+        }
+        if let Some(v) = patch.budgets {
+            out.budgets = v;
         }
         out
     }
@@ -376,6 +405,31 @@ pub fn validate_change(
                             .is_some_and(|s| !s.trim().is_empty() && s.chars().count() <= 200)
                     }) {
                         fail("sentinel_blocklist terms must be non-empty strings of at most 200 characters".into());
+                    }
+                }
+            },
+            "budgets" => match value.as_object() {
+                None => fail(
+                    "budgets must be an object of user_daily_usd, session_usd, project_monthly_usd"
+                        .into(),
+                ),
+                Some(map) => {
+                    for (name, limit) in map {
+                        if !Budgets::FIELDS.contains(&name.as_str()) {
+                            errors.push(FieldError::new(
+                                &format!("budgets.{name}"),
+                                format!("budgets.{name} is not a budget (user_daily_usd, session_usd, project_monthly_usd)"),
+                            ));
+                        } else if !(limit.is_null()
+                            || limit
+                                .as_f64()
+                                .is_some_and(|usd| usd.is_finite() && usd > 0.0 && usd <= 1e9))
+                        {
+                            errors.push(FieldError::new(
+                                &format!("budgets.{name}"),
+                                format!("budgets.{name} must be a positive number of USD, or null"),
+                            ));
+                        }
                     }
                 }
             },

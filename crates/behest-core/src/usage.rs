@@ -100,6 +100,26 @@ pub struct UsageTop {
     pub totals: UsageTotals,
 }
 
+/// How spending is summed to rebuild the spending counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CostGroup {
+    /// Per (project, end user).
+    User,
+    /// Per (project, end user, session).
+    Session,
+    /// Per project.
+    Project,
+}
+
+/// What one group spent since a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostSum {
+    pub project_id: Uuid,
+    pub uid: Option<String>,
+    pub session_id: Option<String>,
+    pub cost_usd: f64,
+}
+
 /// A bucket's key (`2026-11-30`, `2026-11-30T09:00:00Z`, `2026-11`) as the UTC time it
 /// starts (`2026-11-30T00:00:00Z`).
 pub fn bucket_start(key: &str) -> String {

@@ -13,7 +13,7 @@ use behest_core::policy::{EffectivePolicy, ProjectPolicy};
 use behest_core::settings::SettingsValues;
 use behest_gateway::directory::Directory;
 use behest_gateway::outcome::DiscardOutcomes;
-use behest_gateway::pipeline::{admit, Output};
+use behest_gateway::pipeline::{admit, Estimate, Output};
 use behest_gateway::upstream::UpstreamConfig;
 use behest_gateway::verify::Principal;
 use behest_gateway::{Backends, GatewayConfig, GatewayState};
@@ -50,7 +50,7 @@ fn gateway(counters: Arc<dyn Counters>) -> (GatewayState, Principal) {
         suspended: false,
         policy: ProjectPolicy::default(),
     };
-    directory.load_image(&HashMap::from([ImageEntry::Project(entry)
+    directory.load_image(&HashMap::from([ImageEntry::Project(Box::new(entry))
         .encode()
         .unwrap()]));
     let gateway = GatewayState::new(
@@ -133,7 +133,13 @@ fn admission(
             user = (user + 1) % 10_000;
             principal.uid = format!("user-{user}");
             runtime.block_on(async {
-                let admitted = admit(&gateway, &principal, &policy, 500, Output::UpTo(16_384))
+                let estimate = Estimate {
+                    prompt: 500,
+                    output: Output::UpTo(16_384),
+                    prices: Some((0.15, 0.6)),
+                    session: Some("bench-session"),
+                };
+                let admitted = admit(&gateway, &principal, &policy, estimate)
                     .await
                     .map_err(|(e, _)| e)
                     .unwrap();

@@ -5,11 +5,11 @@
 //! (`behest_core::image`, written by the control plane and shared by every replica)
 //! and rebuilt whenever a change is announced; the gateway never reads the store.
 
+use crate::guard::ActivePolicy;
 use arc_swap::ArcSwap;
 use behest_core::image::{ImageEntry, ProjectEntry, SigningKeyEntry};
 use behest_core::killswitch::{KillScope, KillSwitches};
 use behest_core::mint::TierRef;
-use behest_core::policy::EffectivePolicy;
 use behest_core::settings::SettingsValues;
 use jsonwebtoken::DecodingKey;
 use std::collections::{HashMap, HashSet};
@@ -26,9 +26,9 @@ pub struct ProjectSnapshot {
     pub suspended: bool,
     pub cors: CorsPolicy,
     /// The policy of requests without a (known) tier.
-    pub policy: Arc<EffectivePolicy>,
+    pub policy: Arc<ActivePolicy>,
     /// Per tier, in `sort_order`: a token's integer `tier` indexes this.
-    pub tiers: Vec<Arc<EffectivePolicy>>,
+    pub tiers: Vec<Arc<ActivePolicy>>,
     tier_names: Vec<String>,
 }
 
@@ -38,7 +38,7 @@ impl ProjectSnapshot {
     fn new(entry: ProjectEntry, default_model: &str) -> ProjectSnapshot {
         let policy = entry.policy;
         let tiers = (0..policy.tiers.len())
-            .map(|i| Arc::new(policy.effective(Some(i), default_model)))
+            .map(|i| Arc::new(ActivePolicy::new(policy.effective(Some(i), default_model))))
             .collect();
         ProjectSnapshot {
             id: entry.id,
@@ -46,7 +46,7 @@ impl ProjectSnapshot {
             slug: entry.slug,
             suspended: entry.suspended,
             cors: CorsPolicy::new(&policy.settings),
-            policy: Arc::new(policy.effective(None, default_model)),
+            policy: Arc::new(ActivePolicy::new(policy.effective(None, default_model))),
             tiers,
             tier_names: policy.tiers.iter().map(|t| t.name.clone()).collect(),
         }
@@ -54,7 +54,7 @@ impl ProjectSnapshot {
 
     /// The policy for a token's `tier` claim (by name or index); the project's own for
     /// no claim or a tier the project does not have.
-    pub fn policy_for(&self, claim: Option<&TierRef>) -> &Arc<EffectivePolicy> {
+    pub fn policy_for(&self, claim: Option<&TierRef>) -> &Arc<ActivePolicy> {
         let index = claim.and_then(|claim| match claim {
             TierRef::Name(name) => self.tier_names.iter().position(|n| n == name),
             TierRef::Index(i) => usize::try_from(*i).ok(),
@@ -203,7 +203,7 @@ impl Directory {
         for (key, json) in image {
             match ImageEntry::parse(key, json) {
                 Ok(ImageEntry::Project(entry)) => {
-                    let snapshot = Arc::new(ProjectSnapshot::new(entry, &self.default_model));
+                    let snapshot = Arc::new(ProjectSnapshot::new(*entry, &self.default_model));
                     next.by_slug.insert(snapshot.slug.clone(), snapshot.clone());
                     next.by_id.insert(snapshot.id, snapshot);
                 }
@@ -241,7 +241,9 @@ mod tests {
     }
 
     fn image_of(entry: &ProjectEntry) -> HashMap<String, String> {
-        HashMap::from([ImageEntry::Project(entry.clone()).encode().unwrap()])
+        HashMap::from([ImageEntry::Project(Box::new(entry.clone()))
+            .encode()
+            .unwrap()])
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod chat;
 pub mod cors;
 pub mod directory;
 pub mod embeddings;
+pub mod guard;
 pub mod memory;
 pub mod models;
 pub mod outcome;

@@ -9,7 +9,9 @@
 //! future or stream is dropped first (the client went away), which records what had
 //! happened by then.
 
+use crate::guard::GuardFindings;
 use crate::memory::Memory;
+use crate::pipeline::ChargeUnit;
 use behest_core::memory::{NewMessage, ThreadKey};
 use behest_core::ErrorCode;
 use behest_live::{Counters, Reservation};
@@ -127,14 +129,29 @@ pub struct Outcome {
     pub total_time: Duration,
     /// What admission reserved, settled from this outcome.
     pub reservation: Option<Reservation>,
+    /// What each charge of the reservation counts.
+    pub reservation_units: Vec<ChargeUnit>,
     /// The tokens at the model's list prices (0 for an unpriced model).
     pub cost_usd: f64,
+    /// What the guard found (rules and entity types, never text).
+    pub guard: GuardFindings,
 }
 
 impl Outcome {
     /// The tokens a budget is charged: what was used, or nothing.
     pub fn charged_tokens(&self) -> u64 {
         self.tokens.map_or(0, |t| t.total)
+    }
+
+    /// What each charge of the reservation is settled to.
+    pub fn used(&self) -> Vec<u64> {
+        self.reservation_units
+            .iter()
+            .map(|unit| match unit {
+                ChargeUnit::Tokens => self.charged_tokens(),
+                ChargeUnit::MicroUsd => (self.cost_usd * 1e6).ceil().max(0.0) as u64,
+            })
+            .collect()
     }
 }
 
@@ -154,11 +171,7 @@ pub struct Accounting {
 impl OutcomeSink for Accounting {
     fn record(&self, outcome: &Outcome) {
         if let Some(reservation) = outcome.reservation.clone() {
-            let used: Vec<u64> = reservation
-                .charges
-                .iter()
-                .map(|_| outcome.charged_tokens())
-                .collect();
+            let used = outcome.used();
             if self.counters.settle_now(&reservation, &used) {
                 self.next.record(outcome);
                 return;
@@ -242,7 +255,9 @@ impl OutcomeRecorder {
                 behest_time: Duration::ZERO,
                 total_time: Duration::ZERO,
                 reservation: None,
+                reservation_units: Vec::new(),
                 cost_usd: 0.0,
+                guard: GuardFindings::default(),
             },
             upstream_since: None,
             upstream_called: false,
@@ -325,6 +340,10 @@ impl OutcomeRecorder {
         call.2.push_str(arguments);
     }
 
+    pub fn set_guard(&mut self, findings: GuardFindings) {
+        self.outcome.guard = findings;
+    }
+
     /// The list prices the cost is computed with.
     pub fn set_prices(&mut self, input_per_mtok: f64, output_per_mtok: f64) {
         self.prices = Some((input_per_mtok, output_per_mtok));
@@ -352,8 +371,9 @@ impl OutcomeRecorder {
     }
 
     /// What admission reserved: settled when the request ends, however it ends.
-    pub fn set_reservation(&mut self, reservation: Reservation) {
+    pub fn set_reservation(&mut self, reservation: Reservation, units: Vec<ChargeUnit>) {
         self.outcome.reservation = Some(reservation);
+        self.outcome.reservation_units = units;
     }
 
     pub fn set_status(&mut self, status: u16) {

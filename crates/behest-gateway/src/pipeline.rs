@@ -8,7 +8,8 @@
 //! 1. **gate** — a suspended project serves nothing ([`gate`]).
 //! 2. **admit** — the rate limit and the daily token budget, one call to the counters,
 //!    which reserves the call's estimate ([`admit`]); the outcome settles it.
-//! 3. **guard** — sentinel, then PII (the policy issue).
+//! 3. **guard** — the sentinel, then PII, over what the end user sent
+//!    ([`crate::guard`]).
 //! 4. **compose** — the policy's system prompt first, then the thread's history when
 //!    memory is on ([`compose`]); the new turn is appended to the thread when the
 //!    request ends with an answer (the outcome does it).
@@ -18,6 +19,7 @@
 //!
 //! Embeddings and the model list run the same gate, route and outcome.
 
+use crate::guard::{guard_messages, guard_texts, ActivePolicy, GuardFindings};
 use crate::outcome::{Ending, Identity, MemoryAppend, Operation, Origin, OutcomeRecorder};
 use crate::sse::{self, KillWatch, Relay};
 use crate::upstream::{upstream_error, Credentials};
@@ -73,7 +75,7 @@ impl RequestContext {
 /// One authenticated request, ready to run.
 pub struct Call {
     pub principal: Principal,
-    pub policy: Arc<EffectivePolicy>,
+    pub policy: Arc<ActivePolicy>,
     pub context: RequestContext,
     outcome: OutcomeRecorder,
 }
@@ -188,7 +190,7 @@ impl GatewayState {
     pub fn call_with_policy(
         &self,
         principal: Principal,
-        policy: Arc<EffectivePolicy>,
+        policy: Arc<ActivePolicy>,
         mut context: RequestContext,
         mut outcome: OutcomeRecorder,
     ) -> Call {
@@ -270,14 +272,74 @@ pub enum Output {
 /// The fewest output tokens a call without `max_tokens` is admitted with.
 const MIN_OUTPUT_TOKENS: u32 = 16;
 /// How long a day's budget key lives: past its day, whatever the time zone of a clock.
-const BUDGET_TTL_SECS: u64 = 2 * 86_400;
+pub const BUDGET_TTL_SECS: u64 = 2 * 86_400;
 
 /// What admission let through.
 pub struct Admitted {
     pub rate: Option<RateState>,
     pub reservation: Option<Reservation>,
-    /// The output cap to send upstream, when the budget shrank it.
+    /// What each of the reservation's charges counts, in its order.
+    pub units: Vec<ChargeUnit>,
+    /// The output cap to send upstream, when a budget shrank it.
     pub output_cap: Option<u32>,
+}
+
+/// What one budget charge counts: tokens, or millionths of a USD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeUnit {
+    Tokens,
+    MicroUsd,
+}
+
+/// What a call is expected to use, for admission.
+#[derive(Debug, Clone)]
+pub struct Estimate<'a> {
+    /// Input tokens, estimated.
+    pub prompt: u64,
+    pub output: Output,
+    /// The model's list prices, USD per million input and output tokens.
+    pub prices: Option<(f64, f64)>,
+    /// The session spending is attributed to.
+    pub session: Option<&'a str>,
+}
+
+/// One budget of a policy, as admission charges it.
+#[derive(Debug, Clone, Copy)]
+enum Budget {
+    TokensPerDay,
+    UserDailyUsd,
+    SessionUsd,
+    ProjectMonthlyUsd,
+}
+
+impl Budget {
+    fn param(self) -> &'static str {
+        match self {
+            Budget::TokensPerDay => "tokens_per_day",
+            Budget::UserDailyUsd => "budgets.user_daily_usd",
+            Budget::SessionUsd => "budgets.session_usd",
+            Budget::ProjectMonthlyUsd => "budgets.project_monthly_usd",
+        }
+    }
+
+    fn unit(self) -> ChargeUnit {
+        match self {
+            Budget::TokensPerDay => ChargeUnit::Tokens,
+            _ => ChargeUnit::MicroUsd,
+        }
+    }
+}
+
+/// How long a session's spending key lives after its last request.
+pub const SESSION_TTL_SECS: u64 = 30 * 86_400;
+/// How long a month's key lives: past its month.
+pub const MONTH_TTL_SECS: u64 = 40 * 86_400;
+
+/// Millionths of a USD for `input` and `output` tokens at `prices` (USD per million).
+fn micro_usd((input_price, output_price): (f64, f64), input: u64, output: u64) -> u64 {
+    (input as f64 * input_price + output as f64 * output_price)
+        .ceil()
+        .max(0.0) as u64
 }
 
 /// The tag of one end user of one project in every counter key, so that a user's keys
@@ -287,7 +349,13 @@ fn user_tag(project: Uuid, uid: &str) -> String {
     for byte in uid.bytes() {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{{{project}:{hash:016x}}}:{}", uid.len())
+    format!("{}:{hash:016x}:{}", project_tag(project), uid.len())
+}
+
+/// Every key of a project carries `{project}`: one Redis Cluster slot for all a
+/// request's keys (the project's own budget included).
+fn project_tag(project: Uuid) -> String {
+    format!("{{{project}}}")
 }
 
 /// The key of an end user's token budget for one UTC day (`YYYY-MM-DD`): what
@@ -304,40 +372,92 @@ pub fn utc_day(now_ms: u64) -> String {
         .to_string()
 }
 
-/// **admit**: the rate limit (`rpm_limit` per end user) and the daily token budget
-/// (`tokens_per_day` per end user, UTC days), in one call to the counters. `prompt` is
-/// the estimated input; what the answer may use depends on `output`.
+/// The key of an end user's spending for one UTC day.
+pub fn user_daily_usd_key(project: Uuid, uid: &str, day: &str) -> String {
+    format!("usd:{}:{day}", user_tag(project, uid))
+}
+
+/// The key of one session's spending (sessions are an end user's).
+pub fn session_usd_key(project: Uuid, uid: &str, session: &str) -> String {
+    format!("usd-session:{}:{session}", user_tag(project, uid))
+}
+
+/// The key of a project's spending for one UTC month (`YYYY-MM`).
+pub fn project_monthly_usd_key(project: Uuid, month: &str) -> String {
+    format!("usd-project:{}:{month}", project_tag(project))
+}
+
+/// **admit**: the rate limit (`rpm_limit` per end user), the daily token budget
+/// (`tokens_per_day` per end user, UTC days) and the spending budgets (USD per end user
+/// per day, per session, per project per month) in one call to the counters, each
+/// budget reserving what the call may use, shrunk to its room when the call names no
+/// `max_tokens`.
 pub async fn admit(
     gateway: &GatewayState,
     principal: &Principal,
     policy: &EffectivePolicy,
-    prompt: u64,
-    output: Output,
+    estimate: Estimate<'_>,
 ) -> Result<Admitted, (ApiError, Option<RateState>)> {
-    let tag = user_tag(principal.project.id, &principal.uid);
+    let project = principal.project.id;
+    let uid = principal.uid.as_str();
     let now = behest_live::counters::now_ms();
     let day = utc_day(now);
-    let (reserve, least) = match output {
-        Output::Fixed(n) => (prompt + u64::from(n), prompt + u64::from(n)),
-        Output::UpTo(n) => (
-            prompt + u64::from(n),
-            prompt + u64::from(MIN_OUTPUT_TOKENS.min(n)),
-        ),
-        Output::None => (prompt, prompt),
+    let prompt = estimate.prompt;
+    let (most, least) = match estimate.output {
+        Output::Fixed(n) => (u64::from(n), u64::from(n)),
+        Output::UpTo(n) => (u64::from(n), u64::from(MIN_OUTPUT_TOKENS.min(n))),
+        Output::None => (0, 0),
     };
+    let mut budgets = vec![(
+        Budget::TokensPerDay,
+        BudgetCharge {
+            key: token_budget_key(project, uid, &day),
+            limit: policy.tokens_per_day,
+            reserve: (prompt + most).max(1),
+            min_reserve: (prompt + least).max(1),
+        },
+        BUDGET_TTL_SECS,
+    )];
+    let prices = estimate.prices.filter(|(i, o)| *i > 0.0 || *o > 0.0);
+    if let Some(prices) = prices {
+        let usd = |limit: f64| (limit * 1e6).floor() as u64;
+        let charge = |key: String, limit: f64| BudgetCharge {
+            key,
+            limit: usd(limit),
+            reserve: micro_usd(prices, prompt, most).max(1),
+            min_reserve: micro_usd(prices, prompt, least).max(1),
+        };
+        let limits = &policy.budgets;
+        if let Some(limit) = limits.user_daily_usd {
+            budgets.push((
+                Budget::UserDailyUsd,
+                charge(user_daily_usd_key(project, uid, &day), limit),
+                BUDGET_TTL_SECS,
+            ));
+        }
+        if let (Some(limit), Some(session)) = (limits.session_usd, estimate.session) {
+            budgets.push((
+                Budget::SessionUsd,
+                charge(session_usd_key(project, uid, session), limit),
+                SESSION_TTL_SECS,
+            ));
+        }
+        if let Some(limit) = limits.project_monthly_usd {
+            budgets.push((
+                Budget::ProjectMonthlyUsd,
+                charge(project_monthly_usd_key(project, &day[..7]), limit),
+                MONTH_TTL_SECS,
+            ));
+        }
+    }
     let admission = Admission {
         rate: Some(RateLimit {
-            key: format!("rl:{tag}"),
+            key: format!("rl:{}", user_tag(project, uid)),
             limit: policy.rpm_limit,
             window_ms: 60_000,
         }),
-        budgets: vec![BudgetCharge {
-            key: token_budget_key(principal.project.id, &principal.uid, &day),
-            limit: policy.tokens_per_day,
-            reserve: reserve.max(1),
-            min_reserve: least.max(1),
-        }],
-        budget_ttl_secs: BUDGET_TTL_SECS,
+        budget_ttl_secs: budgets.iter().map(|b| b.2).max().unwrap_or(BUDGET_TTL_SECS),
+        budgets: budgets.iter().map(|b| b.1.clone()).collect(),
         fail_open: policy.budgets_fail_open,
         now_ms: now,
     };
@@ -351,15 +471,36 @@ pub async fn admit(
         });
     match verdict {
         Verdict::Admitted { rate, reservation } => {
-            let granted = reservation.granted(0);
-            let output_cap = match output {
-                Output::UpTo(n) if granted < prompt + u64::from(n) && !reservation.charges.is_empty() => {
-                    Some(u32::try_from(granted.saturating_sub(prompt)).unwrap_or(n).max(1))
+            let output_cap = match estimate.output {
+                Output::UpTo(n) if !reservation.charges.is_empty() => {
+                    // The most output every budget's grant allows.
+                    let allowed = budgets
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (budget, _, _))| {
+                            let granted = reservation.granted(i);
+                            match (budget.unit(), prices) {
+                                (ChargeUnit::Tokens, _) => granted.saturating_sub(prompt),
+                                (ChargeUnit::MicroUsd, Some((input, output))) if output > 0.0 => {
+                                    let left = granted as f64 - prompt as f64 * input;
+                                    (left / output).floor().max(0.0) as u64
+                                }
+                                (ChargeUnit::MicroUsd, _) => u64::MAX,
+                            }
+                        })
+                        .min()
+                        .unwrap_or(u64::MAX);
+                    (allowed < u64::from(n)).then(|| u32::try_from(allowed).unwrap_or(n).max(1))
                 }
                 _ => None,
             };
             Ok(Admitted {
                 rate,
+                units: if reservation.charges.is_empty() {
+                    Vec::new()
+                } else {
+                    budgets.iter().map(|b| b.0.unit()).collect()
+                },
                 reservation: Some(reservation).filter(|r| !r.charges.is_empty()),
                 output_cap,
             })
@@ -380,22 +521,31 @@ pub async fn admit(
             Err((error, Some(rate)))
         }
         Verdict::OverBudget {
-            rate, remaining, ..
-        } => Err((
-            ApiError::new(
-                ErrorCode::QuotaExceeded,
-                format!(
+            rate,
+            remaining,
+            budget,
+        } => {
+            let which = budgets.get(budget).map_or(Budget::TokensPerDay, |b| b.0);
+            let message = match which {
+                Budget::TokensPerDay => format!(
                     "the daily token budget (tokens_per_day: {}) cannot cover this request ({remaining} tokens left today); it renews at 00:00 UTC",
                     policy.tokens_per_day
                 ),
-            )
-            .with_param("tokens_per_day"),
-            rate,
-        )),
+                other => format!(
+                    "the {} budget cannot cover this request (${:.6} left)",
+                    other.param(),
+                    remaining as f64 / 1e6
+                ),
+            };
+            Err((
+                ApiError::new(ErrorCode::QuotaExceeded, message).with_param(which.param()),
+                rate,
+            ))
+        }
         Verdict::Unavailable => Err((
             ApiError::new(
                 ErrorCode::BudgetUnavailable,
-                "the token budget cannot be checked right now; retry shortly",
+                "the budgets cannot be checked right now; retry shortly",
             ),
             None,
         )),
@@ -498,15 +648,32 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
                 .map_or(gateway.default_output_cap(), |m| m.max_output_tokens),
         ),
     };
-    let admitted = match admit(gateway, &principal, &policy, prompt, output).await {
+    let prices = gateway
+        .models()
+        .info(&route)
+        .map(|m| (m.input_price_per_mtok, m.output_price_per_mtok));
+    let estimate = Estimate {
+        prompt,
+        output,
+        prices,
+        session: context.session_id.as_deref(),
+    };
+    let admitted = match admit(gateway, &principal, &policy, estimate).await {
         Ok(admitted) => admitted,
         Err((err, rate)) => return refused_with(outcome, err, rate),
     };
     if let Some(reservation) = admitted.reservation {
-        outcome.set_reservation(reservation);
+        outcome.set_reservation(reservation, admitted.units);
     }
     if let Some(cap) = admitted.output_cap {
         cap_output(&mut request, route.provider, cap);
+    }
+
+    let mut findings = GuardFindings::default();
+    let guarded = guard_messages(&policy, &mut request.messages, &mut findings);
+    outcome.set_guard(findings);
+    if let Err(err) = guarded {
+        return refused_with(outcome, err, admitted.rate);
     }
 
     // The turn to remember is what leaves the guard.
@@ -774,8 +941,8 @@ pub async fn embed(gateway: &GatewayState, call: Call, request: Map<String, Valu
     let Call {
         principal,
         policy,
+        context,
         mut outcome,
-        ..
     } = call;
     let prepared =
         (|| {
@@ -826,12 +993,34 @@ pub async fn embed(gateway: &GatewayState, call: Call, request: Map<String, Valu
         .map(|t| gateway.tokens().count(family, t))
         .sum();
     outcome.set_prompt_estimate(prompt);
-    let admitted = match admit(gateway, &principal, &policy, prompt, Output::None).await {
+    let estimate = Estimate {
+        prompt,
+        output: Output::None,
+        prices: None,
+        session: context.session_id.as_deref(),
+    };
+    let admitted = match admit(gateway, &principal, &policy, estimate).await {
         Ok(admitted) => admitted,
         Err((err, rate)) => return refused_with(outcome, err, rate),
     };
     if let Some(reservation) = admitted.reservation {
-        outcome.set_reservation(reservation);
+        outcome.set_reservation(reservation, admitted.units);
+    }
+    let mut inputs = inputs;
+    let mut findings = GuardFindings::default();
+    let guarded = guard_texts(&policy, &mut inputs, &mut findings);
+    let rewritten = findings.action == Some("rewritten");
+    outcome.set_guard(findings);
+    if let Err(err) = guarded {
+        return refused_with(outcome, err, admitted.rate);
+    }
+    let mut request = request;
+    if rewritten {
+        let value = match request.get("input") {
+            Some(Value::String(_)) => Value::String(inputs.first().cloned().unwrap_or_default()),
+            _ => Value::Array(inputs.iter().cloned().map(Value::String).collect()),
+        };
+        request.insert("input".to_owned(), value);
     }
     let mut answer = embed_dispatch(
         gateway,

@@ -7,9 +7,9 @@
 //! directory changes, so a client that reuses its token pays for the RSA check once.
 
 use crate::directory::{DirectorySnapshot, ProjectSnapshot};
+use crate::guard::ActivePolicy;
 use behest_auth::keyring::Keyring;
 use behest_core::mint::TierRef;
-use behest_core::policy::EffectivePolicy;
 use behest_http::{ApiError, ErrorCode};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -52,7 +52,7 @@ struct TokenClaims {
 
 impl Principal {
     /// The policy this caller's requests run with: its tier's, else the project's.
-    pub fn policy(&self) -> &Arc<EffectivePolicy> {
+    pub fn policy(&self) -> &Arc<ActivePolicy> {
         self.project.policy_for(self.tier.as_ref())
     }
 }

@@ -11,6 +11,7 @@ use behest_core::settings::SettingsValues;
 use behest_core::ErrorCode;
 use behest_fakes::FakeProviders;
 use behest_gateway::directory::Directory;
+use behest_gateway::guard::ActivePolicy;
 use behest_gateway::outcome::{Ending, Operation, Origin, Outcome, OutcomeSink, TokenSource};
 use behest_gateway::pipeline::{self, AnswerBody, RequestContext};
 use behest_gateway::upstream::{ProviderEndpoint, UpstreamConfig};
@@ -65,7 +66,7 @@ async fn fixture() -> Fixture {
         suspended: false,
         policy: ProjectPolicy::default(),
     };
-    directory.load_image(&HashMap::from([ImageEntry::Project(project)
+    directory.load_image(&HashMap::from([ImageEntry::Project(Box::new(project))
         .encode()
         .unwrap()]));
     let outcomes = Arc::new(Collect::default());
@@ -108,15 +109,15 @@ async fn fixture() -> Fixture {
 }
 
 /// The draft a tenant is trying: another model and a system prompt.
-fn draft() -> Arc<EffectivePolicy> {
-    Arc::new(EffectivePolicy::from_values(
+fn draft() -> Arc<ActivePolicy> {
+    Arc::new(ActivePolicy::new(EffectivePolicy::from_values(
         SettingsValues {
             system_prompt: Some("Answer in French.".into()),
             ..SettingsValues::default()
         },
         "gpt-4o-mini".into(),
         None,
-    ))
+    )))
 }
 
 fn request(body: Value) -> ChatRequest {

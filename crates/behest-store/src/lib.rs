@@ -166,8 +166,14 @@ pub trait Store: Send + Sync + 'static {
         by_session: bool,
         limit: i64,
     ) -> StoreResult<Vec<UsageTop>>;
-    /// What one end user spent in `[from, to)` (for rebuilding spending counters).
+    /// What one end user spent in `[from, to)`.
     async fn usage_cost(&self, query: &UsageQuery) -> StoreResult<f64>;
+    /// Spending since `since`, summed per group (for rebuilding spending counters).
+    async fn usage_costs(
+        &self,
+        since: DateTime<Utc>,
+        group: CostGroup,
+    ) -> StoreResult<Vec<CostSum>>;
 
     // --- memory ---------------------------------------------------------------------
     /// Appends messages to a thread (created on its first message), in order; returns

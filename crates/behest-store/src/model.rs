@@ -177,5 +177,5 @@ pub struct TokenUsage {
 
 pub use behest_core::memory::{NewMessage, StoredMessage, ThreadKey, ThreadRow};
 pub use behest_core::usage::{
-    Granularity, UsageBucket, UsageQuery, UsageRecord, UsageTop, UsageTotals,
+    CostGroup, CostSum, Granularity, UsageBucket, UsageQuery, UsageRecord, UsageTop, UsageTotals,
 };

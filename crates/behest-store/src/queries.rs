@@ -1073,6 +1073,35 @@ macro_rules! store_impl {
                 Ok(self.usage_totals(query).await?.cost_usd)
             }
 
+            async fn usage_costs(&self, since: DateTime<Utc>, group: CostGroup) -> StoreResult<Vec<CostSum>> {
+                let (columns, filter) = match group {
+                    CostGroup::User => ("project_id, uid", "uid IS NOT NULL"),
+                    CostGroup::Session => ("project_id, uid, session_id", "uid IS NOT NULL AND session_id IS NOT NULL"),
+                    CostGroup::Project => ("project_id", "1 = 1"),
+                };
+                let sql = format!(
+                    "SELECT {columns}, CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) AS cost \
+                     FROM usage_records WHERE at >= $1 AND cost_usd > 0 AND {filter} GROUP BY {columns}"
+                );
+                let rows = sqlx::query(&sql).bind(since).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(CostSum {
+                            project_id: row.try_get("project_id")?,
+                            uid: match group {
+                                CostGroup::Project => None,
+                                _ => row.try_get("uid")?,
+                            },
+                            session_id: match group {
+                                CostGroup::Session => row.try_get("session_id")?,
+                                _ => None,
+                            },
+                            cost_usd: row.try_get("cost")?,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn append_messages(
                 &self,
                 thread: &ThreadKey,

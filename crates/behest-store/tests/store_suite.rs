@@ -760,6 +760,65 @@ async fn usage_sums_by_bucket_user_and_session(store: &dyn Store) {
     assert_eq!(store.usage_totals(&none).await.unwrap().requests, 0);
 }
 
+async fn usage_costs_sum_spending_per_user_session_and_project(store: &dyn Store) {
+    use behest_core::usage::CostGroup;
+    use chrono::TimeZone;
+    let project = Uuid::new_v4();
+    let t = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 15, 0).unwrap();
+    let mut anonymous = usage_record(project, "-", "-", t(30, 10), 5, 0.5);
+    anonymous.uid = None;
+    anonymous.session_id = None;
+    let mut free = usage_record(project, "ada", "s1", t(30, 10), 5, 0.0);
+    free.status = 451;
+    store
+        .insert_usage(&[
+            usage_record(project, "ada", "s1", t(30, 9), 100, 0.01),
+            usage_record(project, "ada", "s1", t(30, 9), 50, 0.005),
+            usage_record(project, "ada", "s2", t(30, 11), 10, 0.001),
+            usage_record(project, "bob", "s3", t(29, 23), 1000, 0.1),
+            anonymous,
+            free,
+        ])
+        .await
+        .unwrap();
+    let mine = |sums: Vec<CostSum>| {
+        let mut sums: Vec<(Option<String>, Option<String>, i64)> = sums
+            .into_iter()
+            .filter(|s| s.project_id == project)
+            .map(|s| (s.uid, s.session_id, (s.cost_usd * 1e6).round() as i64))
+            .collect();
+        sums.sort();
+        sums
+    };
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        mine(store.usage_costs(t(30, 0), CostGroup::User).await.unwrap()),
+        vec![(s("ada"), None, 16_000)]
+    );
+    assert_eq!(
+        mine(
+            store
+                .usage_costs(t(29, 0), CostGroup::Session)
+                .await
+                .unwrap()
+        ),
+        vec![
+            (s("ada"), s("s1"), 15_000),
+            (s("ada"), s("s2"), 1_000),
+            (s("bob"), s("s3"), 100_000)
+        ]
+    );
+    assert_eq!(
+        mine(
+            store
+                .usage_costs(t(29, 0), CostGroup::Project)
+                .await
+                .unwrap()
+        ),
+        vec![(None, None, 616_000)]
+    );
+}
+
 async fn threads_keep_their_order_pages_and_owner(store: &dyn Store) {
     let project = Uuid::new_v4();
     let key = |uid: &str, id: &str| ThreadKey {
@@ -903,6 +962,7 @@ fn main() -> std::process::ExitCode {
         case!(kill_switches_are_durable_and_idempotent);
         case!(the_token_ledger_adds_up_per_user_and_day);
         case!(usage_sums_by_bucket_user_and_session);
+        case!(usage_costs_sum_spending_per_user_session_and_project);
         case!(threads_keep_their_order_pages_and_owner);
         tests = tests.add(
             &format!("{prefix}::concurrent_creates_cannot_exceed_the_limit"),

@@ -3,10 +3,15 @@
 //! shutdown), and read back at start-up to rebuild the counters budgets are checked
 //! against. The store is the record; the counters are derived from it.
 
+use behest_core::usage::CostGroup;
 use behest_gateway::outcome::{Outcome, OutcomeSink};
-use behest_gateway::pipeline::{token_budget_key, utc_day};
+use behest_gateway::pipeline::{
+    project_monthly_usd_key, session_usd_key, token_budget_key, user_daily_usd_key, utc_day,
+    BUDGET_TTL_SECS, MONTH_TTL_SECS, SESSION_TTL_SECS,
+};
 use behest_live::Counters;
 use behest_store::{Store, TokenUsage};
+use chrono::Datelike;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +20,6 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
-/// How long a restored day's key lives (as admission's).
-const BUDGET_TTL_SECS: u64 = 2 * 86_400;
 
 type Key = (Uuid, String, String);
 
@@ -93,8 +96,12 @@ pub fn start(
     (LedgerSink { tx }, task)
 }
 
-/// Raises today's budget counters to what the ledger records.
+/// Raises the budget counters to what the store records: today's tokens per end user
+/// from the ledger; spending per end user today, per session (over a session key's
+/// lifetime) and per project this month from the usage records. Run after the usage
+/// spool is replayed, so that what the last run spent before it stopped counts.
 pub async fn restore(store: &dyn Store, counters: &dyn Counters) -> anyhow::Result<usize> {
+    let now = chrono::Utc::now();
     let today = utc_day(behest_live::counters::now_ms());
     let rows = store.token_usage_on(&today).await?;
     for row in &rows {
@@ -107,7 +114,40 @@ pub async fn restore(store: &dyn Store, counters: &dyn Counters) -> anyhow::Resu
             )
             .await?;
     }
-    Ok(rows.len())
+    let mut restored = rows.len();
+    let day_start = now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+    let month_start = day_start.with_day(1).unwrap_or(day_start);
+    let sessions_since = now - chrono::Duration::seconds(SESSION_TTL_SECS as i64);
+    let month = &today[..7];
+    for (group, since) in [
+        (CostGroup::User, day_start),
+        (CostGroup::Session, sessions_since),
+        (CostGroup::Project, month_start),
+    ] {
+        for sum in store.usage_costs(since, group).await? {
+            let key = match (group, &sum.uid, &sum.session_id) {
+                (CostGroup::User, Some(uid), _) => (
+                    user_daily_usd_key(sum.project_id, uid, &today),
+                    BUDGET_TTL_SECS,
+                ),
+                (CostGroup::Session, Some(uid), Some(session)) => (
+                    session_usd_key(sum.project_id, uid, session),
+                    SESSION_TTL_SECS,
+                ),
+                (CostGroup::Project, ..) => (
+                    project_monthly_usd_key(sum.project_id, month),
+                    MONTH_TTL_SECS,
+                ),
+                _ => continue,
+            };
+            // Admission counts millionths of a USD, each call rounded up; the sum of the
+            // exact costs, rounded up, is at most one millionth a call below that.
+            let used = (sum.cost_usd * 1e6).ceil().max(0.0) as u64;
+            counters.restore(&key.0, used, key.1).await?;
+            restored += 1;
+        }
+    }
+    Ok(restored)
 }
 
 /// Several sinks, in order.

@@ -41,6 +41,28 @@ enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Try the content guard and the PII detector offline.
+    Guard {
+        #[command(subcommand)]
+        action: GuardCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GuardCommand {
+    /// Reads text on stdin and prints every PII detection (`{"entity","start","end","score"}`)
+    /// and every sentinel rule hit as JSON lines, with exactly the gateway's detectors.
+    Scan {
+        /// Read `{"id","text"}` per line; print `{"id","detections":[...],"sentinel":[...]}` per line.
+        #[arg(long)]
+        jsonl: bool,
+        /// Offsets as Unicode code points (the default, as Presidio's) or UTF-8 bytes.
+        #[arg(long, value_parser = ["codepoints", "utf8"], default_value = "codepoints")]
+        offsets: String,
+        /// A blocklist term, as `sentinel_blocklist` holds them (repeatable).
+        #[arg(long = "blocklist")]
+        blocklist: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -73,6 +95,30 @@ fn main() -> ExitCode {
                 Command::Keys {
                     action: KeysCommand::Rotate(args),
                 } => serve::rotate_keys(args).await,
+                Command::Guard {
+                    action:
+                        GuardCommand::Scan {
+                            jsonl,
+                            offsets,
+                            blocklist,
+                        },
+                } => {
+                    let options = behest_guard::scan::ScanOptions {
+                        jsonl,
+                        utf8_offsets: offsets == "utf8",
+                        blocklist,
+                    };
+                    tokio::task::spawn_blocking(move || {
+                        behest_guard::scan::run(
+                            std::io::stdin().lock(),
+                            std::io::stdout().lock(),
+                            &options,
+                        )
+                    })
+                    .await
+                    .map_err(anyhow::Error::from)
+                    .and_then(|r| r.map_err(anyhow::Error::from))
+                }
             }
         });
         command

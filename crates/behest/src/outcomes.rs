@@ -12,6 +12,12 @@ impl OutcomeSink for LogOutcomes {
         let ms = |d: std::time::Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         let tokens = o.tokens.map(|t| (t.prompt, t.completion));
         let level = o.error_code.map_or(LogLevel::Info, |c| c.log_level());
+        // Rules and entity types only: the guard never records text.
+        let guard = if o.guard.is_empty() {
+            String::new()
+        } else {
+            o.guard.to_json().to_string()
+        };
         macro_rules! line {
             ($event:ident) => {
                 tracing::$event!(
@@ -29,6 +35,7 @@ impl OutcomeSink for LogOutcomes {
                     ttfb_ms = o.time_to_first_byte.map_or(0.0, ms),
                     behest_ms = ms(o.behest_time),
                     upstream_ms = ms(o.upstream_time),
+                    guard = guard.as_str(),
                     "request outcome"
                 )
             };

@@ -61,7 +61,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     // The counters behind rate limits and budgets: shared through Redis when there is
     // one (falling back per replica while it is away), else in this process; rebuilt
-    // from the token ledger.
+    // from the token ledger and the usage records once the spool is replayed.
     let counters: Arc<dyn Counters> = match &settings.redis_url {
         Some(url) => {
             let redis =
@@ -74,14 +74,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => Arc::new(InProcessCounters::default()),
     };
-    let restored = crate::ledger::restore(store.as_ref(), counters.as_ref())
-        .await
-        .context("rebuilding the counters from the token ledger")?;
-    tracing::debug!(
-        restored,
-        counters = counters.name(),
-        "counters rebuilt from the ledger"
-    );
     tokio::task::spawn_blocking(behest_providers::tokens::TokenCounter::warm_up);
     // What outlives the listener: the token ledger and the usage spool are flushed
     // once every request has ended.
@@ -96,6 +88,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if replayed > 0 {
         tracing::info!(replayed, "usage records replayed from the spool");
     }
+    let restored = crate::ledger::restore(store.as_ref(), counters.as_ref())
+        .await
+        .context("rebuilding the counters from the token ledger")?;
+    tracing::debug!(
+        restored,
+        counters = counters.name(),
+        "counters rebuilt from the ledger"
+    );
     let spool_task = tokio::spawn(spool.clone().run(store.clone(), ledger_shutdown.clone()));
     let outcomes = Arc::new(crate::ledger::Fanout(vec![
         Arc::new(ledger),

@@ -200,7 +200,7 @@ pub fn record_of(outcome: &Outcome) -> Option<UsageRecord> {
         status: i32::from(outcome.status),
         error_code: outcome.error_code.map(|c| c.as_str().to_owned()),
         ending: outcome.ending.as_str().to_owned(),
-        guard: serde_json::json!({}),
+        guard: outcome.guard.to_json(),
     })
 }
 

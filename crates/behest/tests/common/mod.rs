@@ -48,6 +48,22 @@ impl Database {
         }
     }
 
+    /// Runs `sql` (one text column) against the database directly, as an operator's
+    /// `psql` or `sqlite3` would: for asserting what the server wrote.
+    pub async fn query_strings(&self, sql: &str) -> Vec<String> {
+        if self.url.starts_with("sqlite:") {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+        } else {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+        }
+    }
+
     /// The same database, for a second server; dropping stays with the first.
     pub fn shared(&self) -> Database {
         Database {
