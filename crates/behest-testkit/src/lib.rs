@@ -32,6 +32,9 @@ pub enum Need {
     RedisServer,
     PythonSdks,
     Browser,
+    /// The Next.js quickstart's npm packages (`examples/nextjs-quickstart`, with the
+    /// packed TypeScript SDK), for the tests that build and run it.
+    Quickstart,
 }
 
 impl Need {
@@ -47,6 +50,9 @@ impl Need {
                 "the Python SDKs: run scripts/sdk-venv.sh (or set BEHEST_TEST_PYTHON)"
             }
             Need::Browser => "Chromium and the npm packages: run scripts/browser-setup.sh",
+            Need::Quickstart => {
+                "the Next.js quickstart's npm packages: run scripts/quickstart-setup.sh"
+            }
         }
     }
 
@@ -60,6 +66,7 @@ impl Need {
                 .is_ok_and(|o| o.status.success()),
             Need::PythonSdks => python().is_some(),
             Need::Browser => browser_ready(),
+            Need::Quickstart => quickstart_ready(),
         }
     }
 }
@@ -112,6 +119,19 @@ fn browser_ready() -> bool {
         && repo_root()
             .join("tests/browser/node_modules/playwright-core")
             .exists()
+}
+
+fn quickstart_ready() -> bool {
+    let modules = repo_root().join("examples/nextjs-quickstart/node_modules");
+    [
+        "next",
+        "react",
+        "openai",
+        "playwright-core",
+        "@behest/client-ts",
+    ]
+    .iter()
+    .all(|package| modules.join(package).join("package.json").exists())
 }
 
 /// A `redis-server` of the test's own, on a free port, that the test may stop and

@@ -480,3 +480,41 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+// --- through the Rust client (behest-client), as an app's Rust server would -----------
+
+impl Server {
+    /// The project host of `slug`, as the SDKs' base URL: `http://{slug}.localhost:PORT`
+    /// (behest-client resolves `*.localhost` to loopback).
+    pub fn project_host(&self, slug: &str) -> String {
+        format!("http://{slug}.localhost:{}", self.port)
+    }
+
+    /// A behest-client for `key` (`behest_sk_live_...`) on the project host of `slug`.
+    pub fn client(&self, key: &str, slug: &str) -> behest_client::Behest {
+        let config = behest_client::Config::new(key)
+            .unwrap()
+            .base_url(self.project_host(slug));
+        behest_client::Behest::new(config).unwrap()
+    }
+
+    /// Mints through behest-client (`POST {project host}/v1/auth/mint`), asserted to
+    /// succeed.
+    pub async fn mint_via_client(
+        &self,
+        key: &str,
+        slug: &str,
+        options: behest_client::MintOptions,
+    ) -> behest_client::MintResult {
+        self.client(key, slug).mint(options).await.unwrap()
+    }
+
+    /// A new tenant signing key: `(kid, private_key)`, the private key as the API returns
+    /// it once (`behest_pk_<PKCS#8 PEM>`).
+    pub async fn create_signing_key(&self, account: &Account) -> (String, String) {
+        let path = format!("/auth/v1/tenants/{}/signing-keys", account.tenant_id);
+        let r = self.call("POST", &path, Some(&account.session), None).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        (r.str("kid"), r.str("private_key"))
+    }
+}
