@@ -17,7 +17,7 @@ use behest_core::ErrorCode;
 use behest_live::{Counters, Reservation};
 use behest_providers::{Provider, Usage};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use uuid::Uuid;
 
 /// What the request asked the data plane for.
@@ -94,6 +94,47 @@ pub struct Tokens {
     pub source: TokenSource,
 }
 
+/// A stage of the hot path, as traces and metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the request and verifying its token.
+    Authenticate,
+    /// Suspension, kill switches, validation, the route.
+    Gate,
+    /// Reading the thread's history.
+    Memory,
+    /// Counting the prompt; the rate limit and the budgets.
+    Admit,
+    /// The sentinel and PII.
+    Guard,
+    /// The system prompt and the history put in place.
+    Compose,
+    /// The provider call, from the request sent to the last byte received.
+    Upstream,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Authenticate => "authenticate",
+            Stage::Gate => "gate",
+            Stage::Memory => "memory",
+            Stage::Admit => "admit",
+            Stage::Guard => "guard",
+            Stage::Compose => "compose",
+            Stage::Upstream => "upstream",
+        }
+    }
+}
+
+/// When a stage ran, relative to the request's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageSpan {
+    pub stage: Stage,
+    pub start: Duration,
+    pub duration: Duration,
+}
+
 /// Who made the request, as far as it is known (an unauthenticated request has no uid).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Identity {
@@ -135,6 +176,10 @@ pub struct Outcome {
     pub cost_usd: f64,
     /// What the guard found (rules and entity types, never text).
     pub guard: GuardFindings,
+    /// The wall-clock time the request arrived (for traces).
+    pub started_at: SystemTime,
+    /// The stages it went through, in order.
+    pub stages: Vec<StageSpan>,
 }
 
 impl Outcome {
@@ -205,6 +250,8 @@ pub struct OutcomeRecorder {
     started: Instant,
     outcome: Outcome,
     upstream_since: Option<Instant>,
+    /// The provider call's first start and last end, for its stage span.
+    upstream_span: Option<(Instant, Instant)>,
     /// Whether a provider was called at all (a failure after that is the provider's).
     upstream_called: bool,
     /// The answer's text so far (streamed, or whole), for counting tokens when the
@@ -258,8 +305,13 @@ impl OutcomeRecorder {
                 reservation_units: Vec::new(),
                 cost_usd: 0.0,
                 guard: GuardFindings::default(),
+                started_at: SystemTime::now()
+                    .checked_sub(started.elapsed())
+                    .unwrap_or_else(SystemTime::now),
+                stages: Vec::with_capacity(8),
             },
             upstream_since: None,
+            upstream_span: None,
             upstream_called: false,
             streamed_text: String::new(),
             tool_calls: std::collections::BTreeMap::new(),
@@ -288,10 +340,21 @@ impl OutcomeRecorder {
         self.prompt_estimate = tokens;
     }
 
-    /// The provider call begins.
+    /// A stage that began at `since` has ended.
+    pub fn stage(&mut self, stage: Stage, since: Instant) {
+        self.outcome.stages.push(StageSpan {
+            stage,
+            start: since.saturating_duration_since(self.started),
+            duration: since.elapsed(),
+        });
+    }
+
+    /// The provider call begins (or, streaming, we wait on it again).
     pub fn upstream_started(&mut self) {
-        self.upstream_since = Some(Instant::now());
+        let now = Instant::now();
+        self.upstream_since = Some(now);
         self.upstream_called = true;
+        self.upstream_span.get_or_insert((now, now));
     }
 
     /// Whether a provider was called for this request.
@@ -303,6 +366,9 @@ impl OutcomeRecorder {
     pub fn upstream_finished(&mut self) {
         if let Some(since) = self.upstream_since.take() {
             self.outcome.upstream_time += since.elapsed();
+            if let Some(span) = &mut self.upstream_span {
+                span.1 = Instant::now();
+            }
         }
     }
 
@@ -412,13 +478,31 @@ impl OutcomeRecorder {
         }
         self.finished = true;
         self.upstream_finished();
+        if let Some((first, last)) = self.upstream_span.take() {
+            self.outcome.stages.push(StageSpan {
+                stage: Stage::Upstream,
+                start: first.saturating_duration_since(self.started),
+                duration: last.saturating_duration_since(first),
+            });
+        }
         let total = self.started.elapsed();
         let outcome = &mut self.outcome;
         outcome.ending = ending;
         outcome.error_code = code;
         outcome.total_time = total;
         outcome.behest_time = total.saturating_sub(outcome.upstream_time);
-        if outcome.tokens.is_none() && (outcome.operation == Operation::Chat) {
+        // Counted only for what a provider worked on: not for a refusal, nor for a
+        // provider failure that produced nothing.
+        let produced = !self.streamed_text.is_empty() || !self.tool_calls.is_empty();
+        let worked = match ending {
+            Ending::Complete => true,
+            Ending::Refused => false,
+            Ending::UpstreamFailed => produced,
+            Ending::ClientGone | Ending::Shutdown | Ending::KillSwitch => {
+                produced || self.upstream_called
+            }
+        };
+        if outcome.tokens.is_none() && outcome.operation == Operation::Chat && worked {
             let arguments: String = self.tool_calls.values().map(|c| c.2.as_str()).collect();
             let completion = behest_providers::tokens::count(&self.streamed_text)
                 + behest_providers::tokens::count(&arguments);
@@ -527,6 +611,28 @@ mod tests {
             (outcomes[0].status, outcomes[0].ending),
             (200, Ending::Complete)
         );
+    }
+
+    #[test]
+    fn a_refusal_and_a_provider_failure_with_no_output_count_no_tokens() {
+        let sink = Arc::new(Collect::default());
+        let mut refused = recorder(&sink);
+        refused.set_prompt_estimate(40);
+        refused.set_prices(1.0, 1.0);
+        refused.fail(451, ErrorCode::ContentBlocked, Ending::Refused);
+        let mut failed = recorder(&sink);
+        failed.set_prompt_estimate(40);
+        failed.upstream_started();
+        failed.fail(502, ErrorCode::UpstreamError, Ending::UpstreamFailed);
+        let mut gone = recorder(&sink);
+        gone.set_prompt_estimate(40);
+        gone.upstream_started();
+        drop(gone);
+        let outcomes = sink.0.lock().unwrap();
+        assert_eq!((outcomes[0].tokens, outcomes[0].cost_usd), (None, 0.0));
+        assert_eq!(outcomes[1].tokens, None);
+        // The provider had the prompt when the client left: it is counted.
+        assert_eq!(outcomes[2].tokens.map(|t| t.prompt), Some(40));
     }
 
     #[test]

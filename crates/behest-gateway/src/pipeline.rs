@@ -20,7 +20,7 @@
 //! Embeddings and the model list run the same gate, route and outcome.
 
 use crate::guard::{guard_messages, guard_texts, ActivePolicy, GuardFindings};
-use crate::outcome::{Ending, Identity, MemoryAppend, Operation, Origin, OutcomeRecorder};
+use crate::outcome::{Ending, Identity, MemoryAppend, Operation, Origin, OutcomeRecorder, Stage};
 use crate::sse::{self, KillWatch, Relay};
 use crate::upstream::{upstream_error, Credentials};
 use crate::verify::Principal;
@@ -206,6 +206,8 @@ impl GatewayState {
             end_user_id: context.end_user_id.clone(),
             tier: policy.tier.clone(),
         });
+        let started = outcome.started();
+        outcome.stage(Stage::Authenticate, started);
         Call {
             principal,
             policy,
@@ -607,11 +609,13 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
         context,
         mut outcome,
     } = call;
+    let mut since = Instant::now();
     let prepared = (|| {
         gate(gateway, &principal)?;
         validate(&request)?;
         gateway.route(&policy.model)
     })();
+    outcome.stage(Stage::Gate, since);
     let (route, credentials) = match prepared {
         Ok(prepared) => prepared,
         Err(err) => return refused(outcome, err),
@@ -622,11 +626,17 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
     }
     let thread = thread_of(&principal, &policy, &context);
     let history = match &thread {
-        Some(thread) => recall(gateway, thread, &policy).await,
+        Some(thread) => {
+            since = Instant::now();
+            let history = recall(gateway, thread, &policy).await;
+            outcome.stage(Stage::Memory, since);
+            history
+        }
         None => Vec::new(),
     };
 
     // admit: the prompt as it will be sent (the system prompt and memory included).
+    since = Instant::now();
     let family = Family::of(route.provider, &route.upstream_model);
     let counter = gateway.tokens();
     let prompt = counter.prompt(family, &request)
@@ -658,7 +668,9 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
         prices,
         session: context.session_id.as_deref(),
     };
-    let admitted = match admit(gateway, &principal, &policy, estimate).await {
+    let admitted = admit(gateway, &principal, &policy, estimate).await;
+    outcome.stage(Stage::Admit, since);
+    let admitted = match admitted {
         Ok(admitted) => admitted,
         Err((err, rate)) => return refused_with(outcome, err, rate),
     };
@@ -669,8 +681,10 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
         cap_output(&mut request, route.provider, cap);
     }
 
+    since = Instant::now();
     let mut findings = GuardFindings::default();
     let guarded = guard_messages(&policy, &mut request.messages, &mut findings);
+    outcome.stage(Stage::Guard, since);
     outcome.set_guard(findings);
     if let Err(err) = guarded {
         return refused_with(outcome, err, admitted.rate);
@@ -685,8 +699,10 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
             store_tool_calls: policy.memory.store_tool_calls,
         });
     }
+    since = Instant::now();
     compose(&policy, history, &mut request);
     request.model = Some(route.model.clone());
+    outcome.stage(Stage::Compose, since);
     let kill = KillWatch::new(gateway, &principal);
     let mut answer = dispatch(
         gateway,
@@ -944,6 +960,7 @@ pub async fn embed(gateway: &GatewayState, call: Call, request: Map<String, Valu
         context,
         mut outcome,
     } = call;
+    let since = Instant::now();
     let prepared =
         (|| {
             gate(gateway, &principal)?;
@@ -982,11 +999,13 @@ pub async fn embed(gateway: &GatewayState, call: Call, request: Map<String, Valu
                 };
             Ok::<_, ApiError>((inputs, requested, provider, model, credentials))
         })();
+    outcome.stage(Stage::Gate, since);
     let (inputs, requested, provider, model, credentials) = match prepared {
         Ok(prepared) => prepared,
         Err(err) => return refused(outcome, err),
     };
     outcome.set_route(&requested, provider);
+    let since = Instant::now();
     let family = Family::of(provider, &requested);
     let prompt: u64 = inputs
         .iter()
@@ -999,16 +1018,20 @@ pub async fn embed(gateway: &GatewayState, call: Call, request: Map<String, Valu
         prices: None,
         session: context.session_id.as_deref(),
     };
-    let admitted = match admit(gateway, &principal, &policy, estimate).await {
+    let admitted = admit(gateway, &principal, &policy, estimate).await;
+    outcome.stage(Stage::Admit, since);
+    let admitted = match admitted {
         Ok(admitted) => admitted,
         Err((err, rate)) => return refused_with(outcome, err, rate),
     };
     if let Some(reservation) = admitted.reservation {
         outcome.set_reservation(reservation, admitted.units);
     }
+    let since = Instant::now();
     let mut inputs = inputs;
     let mut findings = GuardFindings::default();
     let guarded = guard_texts(&policy, &mut inputs, &mut findings);
+    outcome.stage(Stage::Guard, since);
     let rewritten = findings.action == Some("rewritten");
     outcome.set_guard(findings);
     if let Err(err) = guarded {

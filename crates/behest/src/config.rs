@@ -56,6 +56,14 @@ pub struct ServeArgs {
     /// A TOML model catalog extending (and, for ids it repeats, overriding) the built-in one.
     #[arg(long, env = "BEHEST_MODELS_FILE")]
     pub models_file: Option<PathBuf>,
+    /// An OTLP/HTTP collector's base URL (`http://collector:4318`): traces are exported
+    /// to `{url}/v1/traces` [default: off].
+    #[arg(long, env = "BEHEST_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// A bearer token `GET /metrics` requires [default: none; keep /metrics off the
+    /// public network].
+    #[arg(long, env = "BEHEST_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Create (once) a demo account, project and API key, and print how to use them.
     #[arg(long)]
     pub demo: bool,
@@ -88,6 +96,8 @@ pub struct FileConfig {
     pub upstream: UpstreamFileConfig,
     #[serde(default)]
     pub limits: LimitsFileConfig,
+    #[serde(default)]
+    pub telemetry: TelemetryFileConfig,
     /// `[providers.openai] api_key = "...", base_url = "..."`, one table per provider.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderFileConfig>,
@@ -110,6 +120,14 @@ pub struct LimitsFileConfig {
     pub redis_timeout_ms: Option<u64>,
     /// The output cap reserved (and sent) for a model the catalog does not know.
     pub default_output_cap: Option<u32>,
+}
+
+/// `[telemetry]`: metrics and traces.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryFileConfig {
+    pub otlp_endpoint: Option<String>,
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -158,6 +176,8 @@ pub struct Settings {
     pub counters_timeout: Duration,
     pub default_output_cap: u32,
     pub models: Arc<ModelRegistry>,
+    pub otlp_endpoint: Option<String>,
+    pub metrics_token: Option<String>,
     pub demo: bool,
 }
 
@@ -296,6 +316,26 @@ impl Settings {
         if admin_secret.as_ref().is_some_and(|s| s.len() < 16) {
             problems.push("admin_secret (ADMIN_SECRET): must be at least 16 characters".to_owned());
         }
+        let otlp_endpoint = args
+            .otlp_endpoint
+            .or(file.telemetry.otlp_endpoint)
+            .filter(|s| !s.is_empty());
+        if let Some(url) = &otlp_endpoint {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(format!(
+                    "otlp_endpoint (BEHEST_OTLP_ENDPOINT): {url:?} is not an http(s) URL"
+                ));
+            }
+        }
+        let metrics_token = args
+            .metrics_token
+            .or(file.telemetry.metrics_token)
+            .filter(|s| !s.is_empty());
+        if metrics_token.as_ref().is_some_and(|s| s.len() < 16) {
+            problems.push(
+                "metrics_token (BEHEST_METRICS_TOKEN): must be at least 16 characters".to_owned(),
+            );
+        }
         let log_format = match args.log_format.or(file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -403,6 +443,8 @@ impl Settings {
             ),
             default_output_cap: file.limits.default_output_cap.unwrap_or(4096).max(1),
             models: Arc::new(models),
+            otlp_endpoint,
+            metrics_token,
             demo: args.demo,
         })
     }

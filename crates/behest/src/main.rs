@@ -6,8 +6,10 @@ mod config;
 mod demo;
 mod ledger;
 mod memory;
+mod metrics;
 mod outcomes;
 mod serve;
+mod traces;
 mod usage;
 
 use clap::{Parser, Subcommand};

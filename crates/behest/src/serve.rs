@@ -97,11 +97,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "counters rebuilt from the ledger"
     );
     let spool_task = tokio::spawn(spool.clone().run(store.clone(), ledger_shutdown.clone()));
-    let outcomes = Arc::new(crate::ledger::Fanout(vec![
+    let metrics = Arc::new(crate::metrics::Metrics::new(Some(spool.clone())));
+    let traces = match &settings.otlp_endpoint {
+        Some(endpoint) => Some(Arc::new(crate::traces::Traces::start(endpoint)?)),
+        None => None,
+    };
+    let mut sinks: Vec<Arc<dyn behest_gateway::outcome::OutcomeSink>> = vec![
         Arc::new(ledger),
         Arc::new(crate::usage::UsageSink(spool)),
+        Arc::new(crate::metrics::MetricsSink(metrics.clone())),
         Arc::new(crate::outcomes::LogOutcomes),
-    ]));
+    ];
+    if let Some(traces) = &traces {
+        sinks.push(Arc::new(crate::traces::TraceSink(traces.clone())));
+    }
+    let outcomes = Arc::new(crate::ledger::Fanout(sinks));
     let backends = behest_gateway::Backends {
         counters,
         memory: Arc::new(crate::memory::StoreMemory::new(
@@ -183,8 +193,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         crate::demo::prepare(&state, &settings, local).await?;
     }
 
+    let metrics_route = axum::Router::new()
+        .route("/metrics", axum::routing::get(crate::metrics::scrape))
+        .with_state(crate::metrics::MetricsRoute {
+            metrics,
+            token: settings.metrics_token.as_deref().map(Arc::from),
+        });
     let routes = behest_control::routes(state.clone())
         .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT))
+        .merge(metrics_route)
         .merge(
             behest_gateway::routes(gateway.clone()).layer(DefaultBodyLimit::max(DATA_BODY_LIMIT)),
         )
@@ -247,6 +264,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::warn!("usage stays spooled; the next start writes it");
+    }
+    if let Some(traces) = traces {
+        // The SDK's flush blocks: off the runtime's threads.
+        let flushed = tokio::task::spawn_blocking(move || traces.shutdown());
+        if tokio::time::timeout(WORKER_DRAIN, flushed).await.is_err() {
+            tracing::warn!("the last traces could not be sent in time");
+        }
     }
     tracing::info!("stopped");
     Ok(())

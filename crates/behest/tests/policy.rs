@@ -702,6 +702,28 @@ async fn the_guard_blocks_masks_and_records(backend: Backend) {
         !text.contains("ada@") && !text.contains("7946") && !text.contains("192.168"),
         "{text}"
     );
+    // Memory keeps what left the guard, never what the user typed.
+    let r = server
+        .http
+        .post(server.url(&format!("/p/{}/v1/chat/completions", project.slug)))
+        .bearer_auth(&project.token)
+        .header("x-thread-id", "guarded")
+        .json(&hello("write to ada@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let stored: Value = server
+        .http
+        .get(server.url(&format!("/p/{}/v1/threads/guarded/messages", project.slug)))
+        .bearer_auth(&project.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored[0]["content"], "write to ***@*******.***", "{stored}");
 
     // Shadow: everything goes through untouched, and the findings are recorded.
     server
