@@ -32,6 +32,8 @@ pub use redis_live::RedisLive;
 pub enum LiveError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("redis did not answer within {0} ms")]
+    Timeout(u128),
 }
 
 /// The shared image and its change feed.

@@ -1,20 +1,28 @@
 //! The distributed live state: the image in one Redis hash, notifications on a pub/sub
 //! channel. A background task keeps a subscription open (reconnecting with backoff) and
 //! forwards each message, plus one after every reconnect (messages may have been
-//! missed meanwhile), to local receivers.
+//! missed meanwhile), to local receivers. Every command has a deadline: a Redis that
+//! is gone makes a deploy fail (and be retried) within seconds, never hang.
 
 use crate::{LiveError, LiveState};
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
+/// How long one command (or one reconnection) may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
 pub struct RedisLive {
-    /// Reconnects by itself after Redis comes back.
-    connection: ConnectionManager,
+    client: redis::Client,
+    /// Replaced by a fresh one after a command fails or times out.
+    connection: ArcSwap<ConnectionManager>,
     image_key: String,
     channel: String,
     changes: broadcast::Sender<()>,
@@ -25,18 +33,69 @@ impl RedisLive {
     /// `namespace` prefixes every key (tests use their own).
     pub async fn connect(url: &str, namespace: &str) -> Result<RedisLive, LiveError> {
         let client = redis::Client::open(url)?;
-        let connection = ConnectionManager::new(client.clone()).await?;
+        let connection = open(&client).await?;
         let channel = format!("{namespace}:changes");
         let (changes, _) = broadcast::channel(64);
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(&channel).await?;
-        tokio::spawn(listen(client, pubsub, channel.clone(), changes.clone()));
+        tokio::spawn(listen(
+            client.clone(),
+            pubsub,
+            channel.clone(),
+            changes.clone(),
+        ));
         Ok(RedisLive {
-            connection,
+            client,
+            connection: ArcSwap::from_pointee(connection),
             image_key: format!("{namespace}:image"),
             channel,
             changes,
         })
+    }
+}
+
+/// A connection whose commands and reconnections are bounded in time.
+async fn open(client: &redis::Client) -> Result<ConnectionManager, LiveError> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(COMMAND_TIMEOUT)
+        .set_response_timeout(COMMAND_TIMEOUT)
+        .set_number_of_retries(1)
+        .set_factor(10)
+        .set_max_delay(100);
+    tokio::time::timeout(
+        COMMAND_TIMEOUT * 2,
+        ConnectionManager::new_with_config(client.clone(), config),
+    )
+    .await
+    .map_err(|_| LiveError::Timeout((COMMAND_TIMEOUT * 2).as_millis()))?
+    .map_err(LiveError::from)
+}
+
+impl RedisLive {
+    /// Runs one command with a deadline. When it fails, it runs once more on a fresh
+    /// connection if Redis answers one (a Redis that came back is used at once).
+    async fn command<T, F, Fut>(&self, command: F) -> Result<T, LiveError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = ConnectionManager::clone(&self.connection.load());
+        let failed = match bounded(command(connection)).await {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        let Ok(fresh) = open(&self.client).await else {
+            return Err(failed);
+        };
+        self.connection.store(Arc::new(fresh.clone()));
+        bounded(command(fresh)).await
+    }
+}
+
+async fn bounded<T>(command: impl Future<Output = redis::RedisResult<T>>) -> Result<T, LiveError> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, command).await {
+        Ok(result) => result.map_err(LiveError::from),
+        Err(_) => Err(LiveError::Timeout(COMMAND_TIMEOUT.as_millis())),
     }
 }
 
@@ -88,19 +147,24 @@ impl LiveState for RedisLive {
         if !entries.is_empty() {
             pipe.hset_multiple(&self.image_key, &entries).ignore();
         }
-        let mut connection = self.connection.clone();
-        let () = pipe.query_async(&mut connection).await?;
-        Ok(())
+        self.command(|mut connection| {
+            let pipe = pipe.clone();
+            async move { pipe.query_async(&mut connection).await }
+        })
+        .await
     }
 
     async fn read_all(&self) -> Result<HashMap<String, String>, LiveError> {
-        let mut connection = self.connection.clone();
-        Ok(connection.hgetall(&self.image_key).await?)
+        self.command(|mut connection| async move { connection.hgetall(&self.image_key).await })
+            .await
     }
 
     async fn notify(&self) -> Result<(), LiveError> {
-        let mut connection = self.connection.clone();
-        let _receivers: i64 = connection.publish(&self.channel, "changed").await?;
+        let _receivers: i64 = self
+            .command(
+                |mut connection| async move { connection.publish(&self.channel, "changed").await },
+            )
+            .await?;
         Ok(())
     }
 
