@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod claims;
+pub mod envelope;
 pub mod keyring;
 pub mod password;
 pub mod rsa_keys;

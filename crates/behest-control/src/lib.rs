@@ -20,4 +20,4 @@ pub mod views;
 pub use error::{ControlError, ControlResult};
 pub use http::routes;
 pub use service::Actor;
-pub use state::{ChangeFeed, ControlConfig, ControlState, NoChangeFeed};
+pub use state::{ChangeFeed, ControlConfig, ControlState, NoChangeFeed, ProviderAccess};

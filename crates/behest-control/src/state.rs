@@ -43,6 +43,46 @@ impl ChangeFeed for NoChangeFeed {
     }
 }
 
+/// What the provider-key services need: the envelope that seals the keys, where each
+/// provider lives (operator configuration, trusted), and the two HTTP clients (one for
+/// the operator's URLs, one that reaches public addresses only, for a tenant's
+/// `base_url_override`).
+pub struct ProviderAccess {
+    pub envelope: behest_auth::envelope::Envelope,
+    /// `BEHEST_PROVIDER_<TYPE>_BASE_URL`: the provider's public API when absent.
+    pub base_urls: std::collections::HashMap<behest_providers::Provider, String>,
+    /// A server option for development: a tenant's override may be plain http.
+    pub allow_http_overrides: bool,
+    pub trusted: reqwest::Client,
+    pub untrusted: reqwest::Client,
+    /// Key checks per tenant in the last minute (PUT and validate call the provider).
+    pub(crate) checks:
+        std::sync::Mutex<std::collections::HashMap<(uuid::Uuid, bool), Vec<std::time::Instant>>>,
+}
+
+impl ProviderAccess {
+    /// How long one key check may take.
+    pub const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+    pub fn new(
+        envelope: behest_auth::envelope::Envelope,
+        base_urls: std::collections::HashMap<behest_providers::Provider, String>,
+        allow_http_overrides: bool,
+    ) -> reqwest::Result<ProviderAccess> {
+        Ok(ProviderAccess {
+            envelope,
+            base_urls,
+            allow_http_overrides,
+            trusted: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Self::CHECK_TIMEOUT)
+                .build()?,
+            untrusted: behest_http::egress::tenant_client(Self::CHECK_TIMEOUT)?,
+            checks: Default::default(),
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct ControlState {
     pub store: Arc<dyn Store>,
@@ -51,6 +91,9 @@ pub struct ControlState {
     /// Wakes the job worker when a job is enqueued.
     pub jobs: Arc<Notify>,
     pub changes: Arc<dyn ChangeFeed>,
+    /// Provider keys (BYOK); without it those routes answer 500 (tests that do not
+    /// need them).
+    pub providers: Option<Arc<ProviderAccess>>,
     ready: Arc<AtomicBool>,
 }
 
@@ -70,12 +113,18 @@ impl ControlState {
             config: Arc::new(config),
             jobs: Arc::new(Notify::new()),
             changes: Arc::new(NoChangeFeed),
+            providers: None,
             ready: Arc::new(AtomicBool::new(false)),
         }
     }
 
     pub fn with_change_feed(mut self, changes: Arc<dyn ChangeFeed>) -> Self {
         self.changes = changes;
+        self
+    }
+
+    pub fn with_provider_access(mut self, access: ProviderAccess) -> Self {
+        self.providers = Some(Arc::new(access));
         self
     }
 

@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use behest_auth::claims::{Claims, AUDIENCE};
+use behest_auth::envelope::{Envelope, MasterKey};
 use behest_auth::keyring::Keyring;
-use behest_control::platform_keys::{load_or_init, reload, rotate};
+use behest_control::platform_keys::{load_or_init, reload, rotate, seal_plain_keys};
 use behest_store::{PlatformKey, SqliteStore, Store};
 use chrono::Duration;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
@@ -16,6 +17,10 @@ async fn store() -> (tempfile::TempDir, SqliteStore) {
     let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
     store.migrate().await.unwrap();
     (dir, store)
+}
+
+fn envelope() -> Envelope {
+    Envelope::new(MasterKey::generate(), Vec::new())
 }
 
 fn claims() -> Claims {
@@ -53,8 +58,9 @@ fn verify_with_jwks(keyring: &Keyring, token: &str) -> Claims {
 #[tokio::test]
 async fn first_start_creates_one_key_and_later_starts_reuse_it() {
     let (_dir, store) = store().await;
-    let first = load_or_init(&store).await.unwrap();
-    let second = load_or_init(&store).await.unwrap();
+    let envelope = envelope();
+    let first = load_or_init(&store, &envelope).await.unwrap();
+    let second = load_or_init(&store, &envelope).await.unwrap();
     assert_eq!(first.signing_kid(), second.signing_kid());
     assert_eq!(store.platform_keys().await.unwrap().len(), 1);
     let jwks = first.jwks();
@@ -74,12 +80,13 @@ async fn first_start_creates_one_key_and_later_starts_reuse_it() {
 #[tokio::test]
 async fn rotation_keeps_the_old_key_published_until_its_tokens_expire() {
     let (_dir, store) = store().await;
-    let keyring = load_or_init(&store).await.unwrap();
+    let envelope = envelope();
+    let keyring = load_or_init(&store, &envelope).await.unwrap();
     let old_kid = keyring.signing_kid().unwrap();
     let old_token = keyring.sign(&claims()).unwrap();
 
-    let new_kid = rotate(&store).await.unwrap();
-    reload(&store, &keyring).await.unwrap();
+    let new_kid = rotate(&store, &envelope).await.unwrap();
+    reload(&store, &keyring, &envelope).await.unwrap();
     assert_eq!(keyring.signing_kid(), Some(new_kid.clone()));
     let kids: Vec<String> = keyring.jwks().into_iter().map(|k| k.kid).collect();
     assert_eq!(kids, vec![new_kid.clone(), old_kid.clone()]);
@@ -99,10 +106,42 @@ async fn rotation_keeps_the_old_key_published_until_its_tokens_expire() {
         retired_at: None,
     };
     store.add_platform_key(&backdated, false).await.unwrap();
-    reload(&store, &keyring).await.unwrap();
+    reload(&store, &keyring, &envelope).await.unwrap();
     let kids: Vec<String> = keyring.jwks().into_iter().map(|k| k.kid).collect();
     assert_eq!(kids, vec![old_kid, "backdated".to_owned()]);
     assert!(keyring.decoding_key(&new_token_kid(&new_token)).is_none());
+}
+
+#[tokio::test]
+async fn private_keys_are_sealed_at_rest_and_plain_ones_are_sealed_at_the_next_start() {
+    let (_dir, store) = store().await;
+    let envelope = envelope();
+    let keyring = load_or_init(&store, &envelope).await.unwrap();
+    let stored = store.platform_keys().await.unwrap().remove(0);
+    assert!(stored.private_key_pem.starts_with("v1."));
+    assert!(!stored.private_key_pem.contains("PRIVATE KEY"));
+    // Another master key cannot open it: the store alone does not give the key away.
+    assert!(reload(&store, &Keyring::default(), &self::envelope())
+        .await
+        .is_err());
+
+    // A key an earlier version stored in the clear keeps working and is sealed.
+    let plain = behest_auth::keyring::generate_platform_key().await.unwrap();
+    assert!(plain.private_key_pem.contains("PRIVATE KEY"));
+    store.add_platform_key(&plain, false).await.unwrap();
+    let reloaded = load_or_init(&store, &envelope).await.unwrap();
+    assert_eq!(reloaded.signing_kid(), Some(plain.kid.clone()));
+    for key in store.platform_keys().await.unwrap() {
+        assert!(
+            key.private_key_pem.starts_with("v1."),
+            "{} is in the clear",
+            key.kid
+        );
+    }
+    assert_eq!(seal_plain_keys(&store, &envelope).await.unwrap(), 0);
+    // Tokens of the first key still verify.
+    let token = keyring.sign(&claims()).unwrap();
+    verify_with_jwks(&reloaded, &token);
 }
 
 fn new_token_kid(token: &str) -> String {

@@ -54,9 +54,15 @@ async fn start() -> App {
         Arc::new(SqliteStore::open(&dir.path().join("p.db")).await.unwrap());
     store.migrate().await.unwrap();
     let keyring = Arc::new(
-        behest_control::platform_keys::load_or_init(store.as_ref())
-            .await
-            .unwrap(),
+        behest_control::platform_keys::load_or_init(
+            store.as_ref(),
+            &behest_auth::envelope::Envelope::new(
+                behest_auth::envelope::MasterKey::generate(),
+                Vec::new(),
+            ),
+        )
+        .await
+        .unwrap(),
     );
     let site = SiteDomain::new("example.test");
     let state = ControlState::new(

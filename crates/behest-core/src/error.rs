@@ -59,6 +59,9 @@ error_codes! {
     MissingModel => "MISSING_MODEL", 400, "invalid_request_error", Debug;
     UnknownModel => "UNKNOWN_MODEL", 400, "invalid_request_error", Debug;
     DnsNotFailed => "DNS_NOT_FAILED", 400, "invalid_request_error", Debug;
+    UnsupportedProvider => "UNSUPPORTED_PROVIDER", 400, "invalid_request_error", Debug;
+    InvalidKeyFormat => "INVALID_KEY_FORMAT", 400, "invalid_request_error", Debug;
+    InvalidBaseUrl => "INVALID_BASE_URL", 400, "invalid_request_error", Info;
     /// The provider refused the request as malformed (its 400/404/413/422).
     UpstreamRejected => "upstream_error", 400, "invalid_request_error", Info;
     // 401: who are you?
@@ -69,8 +72,10 @@ error_codes! {
     // 403: known, but not allowed.
     Forbidden => "forbidden", 403, "permission_error", Debug;
     ProjectLimitReached => "PROJECT_LIMIT_REACHED", 403, "permission_error", Info;
+    ByoakRequiresPro => "BYOAK_REQUIRES_PRO", 403, "permission_error", Debug;
     // 404, 405
     NotFound => "not_found", 404, "not_found_error", Debug;
+    TenantNotFound => "TENANT_NOT_FOUND", 404, "not_found_error", Debug;
     MethodNotAllowed => "method_not_allowed", 405, "invalid_request_error", Debug;
     // 409: the state does not allow it.
     EmailTaken => "email_taken", 409, "invalid_request_error", Debug;
@@ -83,6 +88,7 @@ error_codes! {
     UnsupportedMediaType => "unsupported_media_type", 415, "invalid_request_error", Debug;
     // 422: understood, but not possible with this configuration.
     ProviderNotConfigured => "PROVIDER_NOT_CONFIGURED", 422, "invalid_request_error", Debug;
+    KeyValidationFailed => "KEY_VALIDATION_FAILED", 422, "invalid_request_error", Info;
     // 429: too many.
     RateLimited => "rate_limited", 429, "rate_limit_error", Info;
     /// The provider's own rate limit, passed on with its `Retry-After`.

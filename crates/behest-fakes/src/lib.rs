@@ -10,6 +10,7 @@ mod anthropic;
 mod cohere;
 mod control;
 mod gemini;
+mod keys;
 mod openai;
 mod server;
 mod sse;

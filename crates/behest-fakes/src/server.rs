@@ -286,6 +286,17 @@ async fn dispatch(
     if path == "/_fake/requests" {
         return admin(&state, &method).await;
     }
+    if let Some(check) = crate::keys::KeyCheck::parse(&method, &path, &headers) {
+        state.log.lock().await.push(RecordedRequest {
+            provider: check.provider_name().to_string(),
+            method: method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+            headers: header_map(&headers),
+            body: body_value(&body),
+        });
+        return check.answer(&headers, &query);
+    }
     let route = Route::parse(&path);
     let provider_name = route
         .as_ref()

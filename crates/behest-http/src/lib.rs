@@ -3,6 +3,7 @@
 //! and how a request's host or `/p/{slug}` prefix names a project.
 
 pub mod edge;
+pub mod egress;
 pub mod error;
 pub mod extract;
 pub mod host;

@@ -28,6 +28,7 @@ pub mod cohere;
 pub mod echo;
 mod error;
 pub mod gemini;
+pub mod keycheck;
 pub mod openai;
 mod provider;
 pub mod sse;
@@ -41,6 +42,7 @@ mod testutil;
 
 pub use catalog::{CatalogError, ModelInfo, ModelRegistry, ModelRoute};
 pub use error::ProviderError;
+pub use keycheck::{KeyCheckRequest, KeyVerdict};
 pub use provider::{Provider, UnknownProvider, WireFormat};
 pub use stream::StreamDecoder;
 pub use types::*;

@@ -104,9 +104,34 @@ pub trait Store: Send + Sync + 'static {
     /// when no key is active (first start; several replicas may race) and says whether
     /// it did.
     async fn add_platform_key(&self, key: &PlatformKey, only_if_none: bool) -> StoreResult<bool>;
+    /// Replaces a platform key's stored private half if it is still `expected`.
+    async fn reseal_platform_key(
+        &self,
+        kid: &str,
+        expected: &str,
+        sealed: &str,
+    ) -> StoreResult<bool>;
     async fn create_tenant_signing_key(&self, key: &TenantSigningKey) -> StoreResult<()>;
     async fn tenant_signing_keys(&self, tenant_id: Uuid) -> StoreResult<Vec<TenantSigningKey>>;
     async fn revoke_tenant_signing_key(&self, tenant_id: Uuid, kid: &str) -> StoreResult<bool>;
+
+    // --- provider keys (BYOK) --------------------------------------------------------
+    /// Adds or replaces the tenant's key for the provider.
+    async fn put_provider_key(&self, key: &ProviderKey) -> StoreResult<()>;
+    async fn provider_keys(&self, tenant_id: Uuid) -> StoreResult<Vec<ProviderKey>>;
+    /// Whether there was a key to delete.
+    async fn delete_provider_key(&self, tenant_id: Uuid, provider_type: &str) -> StoreResult<bool>;
+    /// Every tenant's keys (the live image, key rotation).
+    async fn all_provider_keys(&self) -> StoreResult<Vec<ProviderKey>>;
+    /// Replaces a key's sealed value if it is still `expected` (rotation racing a PUT
+    /// leaves the PUT's value); whether it did.
+    async fn reseal_provider_key(
+        &self,
+        tenant_id: Uuid,
+        provider_type: &str,
+        expected: &str,
+        sealed_key: &str,
+    ) -> StoreResult<bool>;
 
     // --- jobs -----------------------------------------------------------------------
     /// Takes the next due job (or one whose lease ran out) and leases it until `lease_until`.

@@ -33,6 +33,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "usage_memory",
         sql: include_str!("../migrations/sqlite/0004_usage_memory.sql"),
     },
+    Migration {
+        version: 5,
+        name: "provider_keys",
+        sql: include_str!("../migrations/sqlite/0005_provider_keys.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -55,5 +60,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "usage_memory",
         sql: include_str!("../migrations/postgres/0004_usage_memory.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "provider_keys",
+        sql: include_str!("../migrations/postgres/0005_provider_keys.sql"),
     },
 ];

@@ -115,6 +115,30 @@ pub struct TenantSigningKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A tenant's own key for one provider, sealed (see `behest_auth::envelope`).
+#[derive(Clone, PartialEq)]
+pub struct ProviderKey {
+    pub tenant_id: Uuid,
+    /// `openai`, `anthropic`, … (the provider's configuration name).
+    pub provider_type: String,
+    pub sealed_key: String,
+    pub key_last4: String,
+    pub base_url: Option<String>,
+    pub key_set_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for ProviderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderKey")
+            .field("tenant_id", &self.tenant_id)
+            .field("provider_type", &self.provider_type)
+            .field("key_last4", &self.key_last4)
+            .field("base_url", &self.base_url)
+            .field("key_set_at", &self.key_set_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A change to a settings row, decided on the row as it is inside the transaction.
 /// `Err` aborts the change ([`crate::StoreError::Rejected`]).
 pub type SettingsEdit = Box<dyn FnOnce(&mut SettingsRow) -> Result<(), SettingsRejection> + Send>;

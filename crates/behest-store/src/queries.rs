@@ -77,6 +77,20 @@ macro_rules! store_impl {
             })
         }
 
+        const PROVIDER_KEY_COLUMNS: &str =
+            "tenant_id, provider_type, sealed_key, key_last4, base_url, key_set_at";
+
+        fn provider_key_from(row: &DbRow) -> StoreResult<ProviderKey> {
+            Ok(ProviderKey {
+                tenant_id: row.try_get("tenant_id")?,
+                provider_type: row.try_get("provider_type")?,
+                sealed_key: row.try_get("sealed_key")?,
+                key_last4: row.try_get("key_last4")?,
+                base_url: row.try_get("base_url")?,
+                key_set_at: row.try_get("key_set_at")?,
+            })
+        }
+
         fn platform_key_from(row: &DbRow) -> StoreResult<PlatformKey> {
             Ok(PlatformKey {
                 kid: row.try_get("kid")?,
@@ -678,6 +692,24 @@ macro_rules! store_impl {
                 Ok(true)
             }
 
+            async fn reseal_platform_key(
+                &self,
+                kid: &str,
+                expected: &str,
+                sealed: &str,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE platform_signing_keys SET private_key_pem = $3 \
+                     WHERE kid = $1 AND private_key_pem = $2",
+                )
+                .bind(kid)
+                .bind(expected)
+                .bind(sealed)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn create_tenant_signing_key(&self, key: &TenantSigningKey) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO tenant_signing_keys (kid, tenant_id, name, public_key_pem, created_at) \
@@ -716,6 +748,82 @@ macro_rules! store_impl {
                 .bind(tenant_id)
                 .bind(kid)
                 .bind(crate::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn put_provider_key(&self, key: &ProviderKey) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO provider_keys \
+                     (tenant_id, provider_type, sealed_key, key_last4, base_url, key_set_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (tenant_id, provider_type) DO UPDATE SET \
+                     sealed_key = excluded.sealed_key, key_last4 = excluded.key_last4, \
+                     base_url = excluded.base_url, key_set_at = excluded.key_set_at",
+                )
+                .bind(key.tenant_id)
+                .bind(&key.provider_type)
+                .bind(&key.sealed_key)
+                .bind(&key.key_last4)
+                .bind(&key.base_url)
+                .bind(key.key_set_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "provider key"))?;
+                Ok(())
+            }
+
+            async fn provider_keys(&self, tenant_id: Uuid) -> StoreResult<Vec<ProviderKey>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {PROVIDER_KEY_COLUMNS} FROM provider_keys \
+                     WHERE tenant_id = $1 ORDER BY provider_type"
+                ))
+                .bind(tenant_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(provider_key_from).collect()
+            }
+
+            async fn delete_provider_key(
+                &self,
+                tenant_id: Uuid,
+                provider_type: &str,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "DELETE FROM provider_keys WHERE tenant_id = $1 AND provider_type = $2",
+                )
+                .bind(tenant_id)
+                .bind(provider_type)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn all_provider_keys(&self) -> StoreResult<Vec<ProviderKey>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {PROVIDER_KEY_COLUMNS} FROM provider_keys ORDER BY tenant_id, provider_type"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(provider_key_from).collect()
+            }
+
+            async fn reseal_provider_key(
+                &self,
+                tenant_id: Uuid,
+                provider_type: &str,
+                expected: &str,
+                sealed_key: &str,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE provider_keys SET sealed_key = $4 \
+                     WHERE tenant_id = $1 AND provider_type = $2 AND sealed_key = $3",
+                )
+                .bind(tenant_id)
+                .bind(provider_type)
+                .bind(expected)
+                .bind(sealed_key)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() > 0)

@@ -925,6 +925,62 @@ async fn threads_keep_their_order_pages_and_owner(store: &dyn Store) {
     assert!(store.recent_messages(&t1, 10).await.unwrap().is_empty());
 }
 
+async fn provider_keys_are_per_tenant_replaced_and_resealed(store: &dyn Store) {
+    let (_, acme) = account(store, "byok@example.com").await;
+    let (_, other) = account(store, "byok2@example.com").await;
+    let key = |tenant: &Tenant, provider: &str, sealed: &str| ProviderKey {
+        tenant_id: tenant.id,
+        provider_type: provider.to_owned(),
+        sealed_key: sealed.to_owned(),
+        key_last4: sealed[sealed.len() - 4..].to_owned(),
+        base_url: None,
+        key_set_at: chrono::Utc::now(),
+    };
+    store
+        .put_provider_key(&key(&acme, "openai", "v1.k.aaaa1111"))
+        .await
+        .unwrap();
+    store
+        .put_provider_key(&key(&acme, "anthropic", "v1.k.bbbb2222"))
+        .await
+        .unwrap();
+    store
+        .put_provider_key(&key(&other, "openai", "v1.k.cccc3333"))
+        .await
+        .unwrap();
+    // A PUT replaces the tenant's key for that provider.
+    let mut replaced = key(&acme, "openai", "v1.k.dddd4444");
+    replaced.base_url = Some("https://proxy.example.com/v1".to_owned());
+    store.put_provider_key(&replaced).await.unwrap();
+    let keys = store.provider_keys(acme.id).await.unwrap();
+    let names: Vec<_> = keys
+        .iter()
+        .map(|k| (k.provider_type.as_str(), k.key_last4.as_str()))
+        .collect();
+    assert_eq!(names, [("anthropic", "2222"), ("openai", "4444")]);
+    assert_eq!(
+        keys[1].base_url.as_deref(),
+        Some("https://proxy.example.com/v1")
+    );
+    assert_eq!(store.all_provider_keys().await.unwrap().len(), 3);
+    // Reseal only replaces the value it expects (a PUT in between wins).
+    assert!(!store
+        .reseal_provider_key(acme.id, "openai", "v1.k.aaaa1111", "v1.n.x")
+        .await
+        .unwrap());
+    assert!(store
+        .reseal_provider_key(acme.id, "openai", "v1.k.dddd4444", "v1.n.eeee4444")
+        .await
+        .unwrap());
+    let keys = store.provider_keys(acme.id).await.unwrap();
+    assert_eq!(keys[1].sealed_key, "v1.n.eeee4444");
+    // Delete is per tenant and says whether there was a key.
+    assert!(store.delete_provider_key(acme.id, "openai").await.unwrap());
+    assert!(!store.delete_provider_key(acme.id, "openai").await.unwrap());
+    assert_eq!(store.provider_keys(other.id).await.unwrap().len(), 1);
+    assert_eq!(store.provider_keys(acme.id).await.unwrap().len(), 1);
+}
+
 /// Runs `case` on a fresh store of `backend`, cleaned up after.
 async fn with_store<F, Fut>(backend: Backend, case: F)
 where
@@ -964,6 +1020,7 @@ fn main() -> std::process::ExitCode {
         case!(usage_sums_by_bucket_user_and_session);
         case!(usage_costs_sum_spending_per_user_session_and_project);
         case!(threads_keep_their_order_pages_and_owner);
+        case!(provider_keys_are_per_tenant_replaced_and_resealed);
         tests = tests.add(
             &format!("{prefix}::concurrent_creates_cannot_exceed_the_limit"),
             needs,

@@ -2,6 +2,7 @@
 //! then command-line flags (clap reads the last two). `validate` names every problem.
 
 use anyhow::{bail, Context};
+use behest_auth::envelope::MasterKey;
 use behest_gateway::upstream::{ProviderEndpoint, UpstreamConfig};
 use behest_providers::{ModelRegistry, Provider};
 use clap::Args;
@@ -23,6 +24,45 @@ pub struct StoreArgs {
     /// A TOML file with any of the settings below (flags and env win over it).
     #[arg(long, env = "BEHEST_CONFIG")]
     pub config: Option<PathBuf>,
+}
+
+/// The master key that seals secrets at rest.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MasterKeyArgs {
+    /// The master key that seals secrets at rest (tenants' provider keys): 64 hex
+    /// digits or base64 of 32 bytes [default: `<data-dir>/master.key`, created on first
+    /// start].
+    #[arg(long, env = "BEHEST_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Earlier master keys, comma-separated, still accepted for values not yet
+    /// re-sealed (`behest keys rotate-master`).
+    #[arg(
+        long,
+        env = "BEHEST_PREVIOUS_MASTER_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub previous_master_keys: Option<Vec<String>>,
+}
+
+impl MasterKeyArgs {
+    /// The configured keys (current, previous), or `None` to use the key file.
+    pub fn resolve(self) -> Result<Option<(MasterKey, Vec<MasterKey>)>, String> {
+        let Some(current) = self.master_key.filter(|k| !k.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let current = MasterKey::parse(&current)
+            .map_err(|err| format!("master_key (BEHEST_MASTER_KEY): {err}"))?;
+        let previous = self
+            .previous_master_keys
+            .unwrap_or_default()
+            .iter()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| MasterKey::parse(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| format!("previous_master_keys (BEHEST_PREVIOUS_MASTER_KEYS): {err}"))?;
+        Ok(Some((current, previous)))
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -64,6 +104,8 @@ pub struct ServeArgs {
     /// public network].
     #[arg(long, env = "BEHEST_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    #[command(flatten)]
+    pub master: MasterKeyArgs,
     /// Create (once) a demo account, project and API key, and print how to use them.
     #[arg(long)]
     pub demo: bool,
@@ -90,6 +132,8 @@ pub struct FileConfig {
     pub accepted_issuers: Option<Vec<String>>,
     pub drain_secs: Option<u64>,
     pub models_file: Option<PathBuf>,
+    /// Development only: a tenant's `base_url_override` may be plain http.
+    pub allow_http_base_urls: Option<bool>,
     #[serde(default)]
     pub dns: DnsFileConfig,
     #[serde(default)]
@@ -178,6 +222,9 @@ pub struct Settings {
     pub models: Arc<ModelRegistry>,
     pub otlp_endpoint: Option<String>,
     pub metrics_token: Option<String>,
+    /// From `BEHEST_MASTER_KEY` (else the data dir's key file is used).
+    pub master_keys: Option<(MasterKey, Vec<MasterKey>)>,
+    pub allow_http_base_urls: bool,
     pub demo: bool,
 }
 
@@ -336,6 +383,10 @@ impl Settings {
                 "metrics_token (BEHEST_METRICS_TOKEN): must be at least 16 characters".to_owned(),
             );
         }
+        let master_keys = args.master.resolve().unwrap_or_else(|problem| {
+            problems.push(problem);
+            None
+        });
         let log_format = match args.log_format.or(file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -445,6 +496,8 @@ impl Settings {
             models: Arc::new(models),
             otlp_endpoint,
             metrics_token,
+            master_keys,
+            allow_http_base_urls: file.allow_http_base_urls.unwrap_or(false),
             demo: args.demo,
         })
     }

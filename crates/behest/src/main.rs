@@ -8,6 +8,7 @@ mod ledger;
 mod memory;
 mod metrics;
 mod outcomes;
+mod secrets;
 mod serve;
 mod traces;
 mod usage;
@@ -71,7 +72,21 @@ enum GuardCommand {
 enum KeysCommand {
     /// Add a new signing key. The previous key stays published in the JWKS until every
     /// token it signed has expired; running servers switch within their reload interval.
-    Rotate(StoreArgs),
+    Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        master: config::MasterKeyArgs,
+    },
+    /// Make a new master key current and re-seal every secret at rest under it (with
+    /// `BEHEST_MASTER_KEY`: re-seal under that key what `BEHEST_PREVIOUS_MASTER_KEYS`
+    /// sealed).
+    RotateMaster {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        master: config::MasterKeyArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -95,8 +110,11 @@ fn main() -> ExitCode {
                 Command::Serve(args) => serve::run(*args).await,
                 Command::Migrate(args) => serve::migrate(args).await,
                 Command::Keys {
-                    action: KeysCommand::Rotate(args),
-                } => serve::rotate_keys(args).await,
+                    action: KeysCommand::Rotate { store, master },
+                } => serve::rotate_keys(store, master).await,
+                Command::Keys {
+                    action: KeysCommand::RotateMaster { store, master },
+                } => serve::rotate_master(store, master).await,
                 Command::Guard {
                     action:
                         GuardCommand::Scan {

@@ -7,7 +7,7 @@ use axum::extract::DefaultBodyLimit;
 use behest_auth::keyring::Keyring;
 use behest_control::platform_keys;
 use behest_control::provisioning::{LocalProvisioner, Worker, WorkerConfig};
-use behest_control::{ChangeFeed, ControlConfig, ControlState};
+use behest_control::{ChangeFeed, ControlConfig, ControlState, ProviderAccess};
 use behest_gateway::directory::Directory;
 use behest_gateway::{GatewayConfig, GatewayState};
 use behest_http::{edge, SiteDomain};
@@ -30,10 +30,14 @@ const WORKER_DRAIN: Duration = Duration::from_secs(5);
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
     init_logging(settings.log_format);
+    crate::secrets::prepare_data_dir(&settings.data_dir)?;
+    crate::secrets::prepare_sqlite_file(&settings.database_url)?;
+    let envelope = crate::secrets::envelope(&settings.data_dir, settings.master_keys.as_ref())
+        .context("loading the master key")?;
     let store = open_store(&settings.database_url).await?;
     store.migrate().await.context("migrating the store")?;
     let keyring = Arc::new(
-        platform_keys::load_or_init(store.as_ref())
+        platform_keys::load_or_init(store.as_ref(), &envelope)
             .await
             .context("loading the platform signing keys")?,
     );
@@ -153,7 +157,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             models: settings.models.clone(),
         },
     )
-    .with_change_feed(feed.clone());
+    .with_change_feed(feed.clone())
+    .with_provider_access(
+        ProviderAccess::new(
+            envelope.clone(),
+            settings
+                .upstream
+                .providers
+                .iter()
+                .filter_map(|(provider, endpoint)| Some((*provider, endpoint.base_url.clone()?)))
+                .collect(),
+            settings.allow_http_base_urls,
+        )
+        .context("building the provider-key HTTP clients")?,
+    );
 
     let mut workers = tokio::task::JoinSet::new();
     let worker = Worker {
@@ -171,6 +188,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     workers.spawn(reload_keys(
         store.clone(),
         keyring,
+        envelope,
         settings.key_reload,
         shutdown.clone(),
     ));
@@ -289,16 +307,31 @@ pub async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn rotate_keys(args: StoreArgs) -> anyhow::Result<()> {
+pub async fn rotate_keys(args: StoreArgs, master: config::MasterKeyArgs) -> anyhow::Result<()> {
     init_logging(LogFormat::Text);
     let file = config::load_file(args.config.as_deref())?;
-    let (_, url) = config::database_url(&args, &file);
+    let (data_dir, url) = config::database_url(&args, &file);
+    let configured = master.resolve().map_err(anyhow::Error::msg)?;
+    let envelope = crate::secrets::existing_envelope(&data_dir, configured.as_ref())?;
     let store = open_store(&url).await?;
     store.migrate().await.context("migrating the store")?;
-    let kid = platform_keys::rotate(store.as_ref())
+    let kid = platform_keys::rotate(store.as_ref(), &envelope)
         .await
         .context("rotating the signing key")?;
     println!("new signing key: {kid}");
+    Ok(())
+}
+
+pub async fn rotate_master(args: StoreArgs, master: config::MasterKeyArgs) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    let file = config::load_file(args.config.as_deref())?;
+    let (data_dir, url) = config::database_url(&args, &file);
+    let configured = master.resolve().map_err(anyhow::Error::msg)?;
+    let store = open_store(&url).await?;
+    store.migrate().await.context("migrating the store")?;
+    let (key_id, resealed) =
+        crate::secrets::rotate_master(store.as_ref(), &data_dir, configured.as_ref()).await?;
+    println!("master key {key_id} is current; {resealed} secrets re-sealed");
     Ok(())
 }
 
@@ -314,6 +347,7 @@ async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
 async fn reload_keys(
     store: Arc<dyn Store>,
     keyring: Arc<Keyring>,
+    envelope: behest_auth::envelope::Envelope,
     every: Duration,
     shutdown: CancellationToken,
 ) {
@@ -324,7 +358,7 @@ async fn reload_keys(
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        if let Err(err) = platform_keys::reload(store.as_ref(), &keyring).await {
+        if let Err(err) = platform_keys::reload(store.as_ref(), &keyring, &envelope).await {
             tracing::warn!(error = %err, "could not reload the signing keys; keeping the current ones");
         }
     }

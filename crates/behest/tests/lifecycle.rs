@@ -27,6 +27,12 @@ async fn rotation_reaches_a_running_server(backend: Backend) {
 
     let out = std::process::Command::new(binary())
         .args(["keys", "rotate", "--database-url", &server.db.url])
+        .arg("--data-dir")
+        .arg(server.dir.path().join("data"))
+        .envs(
+            (!server.db.url.starts_with("sqlite:"))
+                .then_some(("BEHEST_MASTER_KEY", common::TEST_MASTER_KEY)),
+        )
         .output()
         .unwrap();
     assert!(

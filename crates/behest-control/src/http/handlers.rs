@@ -6,6 +6,7 @@ use crate::service::api_keys::{self, CreateKeyInput};
 use crate::service::killswitch::{self, SwitchInput};
 use crate::service::mint::{self as minting, MintInput};
 use crate::service::projects::{self, CreateProjectInput};
+use crate::service::providers::{self, PutProviderKeyInput, ValidateProviderKeyInput};
 use crate::service::settings::{self, ModelInput};
 use crate::service::signing_keys::{self, CreateSigningKeyInput};
 use crate::service::tenants::{self, CreateTenantInput, SetPlanInput};
@@ -443,6 +444,71 @@ pub async fn revoke_signing_key(
 ) -> ApiResult<StatusCode> {
     signing_keys::revoke(&ctl, &caller.actor(), tenant_id(&id)?, &kid).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// --- provider keys (BYOK) ------------------------------------------------------------------
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ProvidersParams {
+    pub fields: Option<String>,
+}
+
+pub async fn list_providers(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+    axum::extract::Query(params): axum::extract::Query<ProvidersParams>,
+) -> ApiResult<Response> {
+    let (actor, tenant) = (caller.actor(), tenant_id(&id)?);
+    Ok(match params.fields.as_deref() {
+        None => Json(providers::list(&ctl, &actor, tenant).await?).into_response(),
+        Some("types") => Json(providers::list_types(&ctl, &actor, tenant).await?).into_response(),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "fields",
+                "fields may only be \"types\"",
+            ));
+        }
+    })
+}
+
+pub async fn put_provider_key(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path((id, provider_type)): Path<(String, String)>,
+    ApiJson(input): ApiJson<PutProviderKeyInput>,
+) -> ApiResult<impl IntoResponse> {
+    let tenant = tenant_id(&id)?;
+    Ok(Json(
+        providers::put(&ctl, &caller.actor(), tenant, &provider_type, input).await?,
+    ))
+}
+
+pub async fn delete_provider_key(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path((id, provider_type)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    providers::delete(&ctl, &caller.actor(), tenant_id(&id)?, &provider_type).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn validate_provider_key(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path((id, provider_type)): Path<(String, String)>,
+    ApiJson(input): ApiJson<ValidateProviderKeyInput>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        providers::validate(
+            &ctl,
+            &caller.actor(),
+            tenant_id(&id)?,
+            &provider_type,
+            input,
+        )
+        .await?,
+    ))
 }
 
 // --- kill switches (admin) ---------------------------------------------------------------

@@ -154,6 +154,18 @@ pub fn routes(state: ControlState) -> Router {
             "/auth/v1/tenants/{tenant_id}/signing-keys/{kid}",
             delete(revoke_signing_key),
         )
+        .route(
+            "/auth/v1/tenants/{tenant_id}/providers",
+            get(list_providers),
+        )
+        .route(
+            "/auth/v1/tenants/{tenant_id}/providers/{provider_type}",
+            put(put_provider_key).delete(delete_provider_key),
+        )
+        .route(
+            "/auth/v1/tenants/{tenant_id}/providers/{provider_type}/validate",
+            post(validate_provider_key),
+        )
         // admin secret
         .route("/auth/v1/admin/tenants/{tenant_id}/plan", put(set_plan))
         .route("/v1/admin/killswitch/global", post(kill_global))

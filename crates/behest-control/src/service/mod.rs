@@ -9,6 +9,7 @@ pub mod killswitch;
 pub mod mint;
 pub mod models;
 pub mod projects;
+pub mod providers;
 pub mod settings;
 pub mod signing_keys;
 pub mod tenants;

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789";
+/// The master key of servers on PostgreSQL (64 hex digits).
+pub const TEST_MASTER_KEY: &str =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 pub use behest_testkit::Backend;
 
@@ -135,6 +138,11 @@ impl Server {
             .args(args)
             .env("ADMIN_SECRET", ADMIN_SECRET)
             .env("RUST_LOG", "info")
+            .envs(
+                // A PostgreSQL store may be shared by replicas: they share the master
+                // key, as in production. SQLite servers keep theirs in the data dir.
+                (!db.url.starts_with("sqlite:")).then_some(("BEHEST_MASTER_KEY", TEST_MASTER_KEY)),
+            )
             .stdout(Stdio::piped())
             .stderr(log)
             .kill_on_drop(true)
