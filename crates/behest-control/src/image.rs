@@ -1,8 +1,11 @@
 //! Builds the live image from the store: one entry per project (its deployed policy
-//! and live model), per active tenant signing key, and one of the kill switches. The control plane is the image's
+//! and live model), per active tenant signing key, per tenant with its own provider
+//! keys (sealed), and one of the kill switches. The control plane is the image's
 //! only writer; the gateway only reads it (see `behest_core::image`).
 
-use behest_core::image::{ImageEntry, ProjectEntry, SigningKeyEntry};
+use behest_core::image::{
+    ImageEntry, ProjectEntry, ProviderKeysEntry, SealedProviderKey, SigningKeyEntry,
+};
 use behest_core::killswitch::KillSwitches;
 use behest_core::policy::ProjectPolicy;
 use behest_core::ProjectStatus;
@@ -12,12 +15,24 @@ use uuid::Uuid;
 
 /// The whole image, keyed as the live state keeps it.
 pub async fn build(store: &dyn Store) -> Result<HashMap<String, String>, StoreError> {
-    let (projects, settings, keys, switches) = tokio::try_join!(
+    let (projects, settings, keys, switches, provider_keys) = tokio::try_join!(
         store.all_projects(),
         store.all_settings(),
         store.active_tenant_signing_keys(),
         store.kill_switches(),
+        store.all_provider_keys(),
     )?;
+    let mut by_tenant: HashMap<Uuid, Vec<SealedProviderKey>> = HashMap::new();
+    for key in provider_keys {
+        by_tenant
+            .entry(key.tenant_id)
+            .or_default()
+            .push(SealedProviderKey {
+                provider: key.provider_type,
+                sealed_key: key.sealed_key,
+                base_url: key.base_url,
+            });
+    }
     let mut settings_by_project: HashMap<Uuid, SettingsRow> = settings
         .into_iter()
         .map(|row| (row.project_id, row))
@@ -44,6 +59,9 @@ pub async fn build(store: &dyn Store) -> Result<HashMap<String, String>, StoreEr
                 tenant_id: key.tenant_id,
                 public_key_pem: key.public_key_pem,
             })
+        }))
+        .chain(by_tenant.into_iter().map(|(tenant_id, keys)| {
+            ImageEntry::ProviderKeys(ProviderKeysEntry { tenant_id, keys })
         }))
         .chain(std::iter::once(ImageEntry::KillSwitches(
             KillSwitches::from_scopes(switches),

@@ -13,6 +13,8 @@ use uuid::Uuid;
 pub const PROJECT_PREFIX: &str = "project:";
 /// Key prefix of a tenant signing key's entry (`signing_key:<kid>`).
 pub const SIGNING_KEY_PREFIX: &str = "signing_key:";
+/// Key prefix of a tenant's own provider keys (`provider_keys:<tenant id>`).
+pub const PROVIDER_KEYS_PREFIX: &str = "provider_keys:";
 /// The key of the one entry holding every kill switch that is on.
 pub const KILL_SWITCHES_KEY: &str = "kill_switches";
 
@@ -46,12 +48,42 @@ impl SigningKeyEntry {
     }
 }
 
+/// A tenant's own provider keys (BYOK), still sealed: the image (in Redis too) never
+/// holds a key in the clear; each gateway opens them with the master key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderKeysEntry {
+    pub tenant_id: Uuid,
+    pub keys: Vec<SealedProviderKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedProviderKey {
+    /// `openai`, `anthropic`, …
+    pub provider: String,
+    pub sealed_key: String,
+    /// The tenant's `base_url_override` (untrusted: reached through the public-only
+    /// client).
+    pub base_url: Option<String>,
+}
+
+/// The associated data a tenant's provider key is sealed with: what it belongs to.
+pub fn provider_key_context(tenant_id: Uuid, provider: &str) -> String {
+    format!("provider_key:{tenant_id}:{provider}")
+}
+
+impl ProviderKeysEntry {
+    pub fn key(&self) -> String {
+        format!("{PROVIDER_KEYS_PREFIX}{}", self.tenant_id)
+    }
+}
+
 /// One entry of the image, as its key says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImageEntry {
     /// Boxed: a project's policy is far larger than the other entries.
     Project(Box<ProjectEntry>),
     SigningKey(SigningKeyEntry),
+    ProviderKeys(ProviderKeysEntry),
     KillSwitches(KillSwitches),
 }
 
@@ -71,6 +103,8 @@ impl ImageEntry {
             Ok(ImageEntry::Project(Box::new(serde_json::from_str(json)?)))
         } else if key.starts_with(SIGNING_KEY_PREFIX) {
             Ok(ImageEntry::SigningKey(serde_json::from_str(json)?))
+        } else if key.starts_with(PROVIDER_KEYS_PREFIX) {
+            Ok(ImageEntry::ProviderKeys(serde_json::from_str(json)?))
         } else if key == KILL_SWITCHES_KEY {
             Ok(ImageEntry::KillSwitches(serde_json::from_str(json)?))
         } else {
@@ -83,6 +117,7 @@ impl ImageEntry {
         Ok(match self {
             ImageEntry::Project(p) => (p.key(), serde_json::to_string(p)?),
             ImageEntry::SigningKey(k) => (k.key(), serde_json::to_string(k)?),
+            ImageEntry::ProviderKeys(k) => (k.key(), serde_json::to_string(k)?),
             ImageEntry::KillSwitches(s) => {
                 (KILL_SWITCHES_KEY.to_owned(), serde_json::to_string(s)?)
             }

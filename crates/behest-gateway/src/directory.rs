@@ -1,16 +1,22 @@
 //! The data plane's picture of the world, in memory: every project (by slug and by
 //! id) with its policy resolved per tier, its CORS origins, and the tenants' signing
-//! keys. The hot path reads one immutable [`DirectorySnapshot`] through an `ArcSwap`
+//! keys and own provider keys (opened here with the master key: the image holds them
+//! sealed). The hot path reads one immutable [`DirectorySnapshot`] through an `ArcSwap`
 //! (no lock, no store access). Snapshots are built from the *live image*
 //! (`behest_core::image`, written by the control plane and shared by every replica)
 //! and rebuilt whenever a change is announced; the gateway never reads the store.
 
 use crate::guard::ActivePolicy;
+use crate::upstream::Credentials;
 use arc_swap::ArcSwap;
-use behest_core::image::{ImageEntry, ProjectEntry, SigningKeyEntry};
+use behest_auth::envelope::Envelope;
+use behest_core::image::{
+    provider_key_context, ImageEntry, ProjectEntry, ProviderKeysEntry, SigningKeyEntry,
+};
 use behest_core::killswitch::{KillScope, KillSwitches};
 use behest_core::mint::TierRef;
 use behest_core::settings::SettingsValues;
+use behest_providers::Provider;
 use jsonwebtoken::DecodingKey;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,6 +126,8 @@ pub struct DirectorySnapshot {
     by_slug: HashMap<String, Arc<ProjectSnapshot>>,
     by_id: HashMap<Uuid, Arc<ProjectSnapshot>>,
     tenant_keys: HashMap<String, TenantKey>,
+    /// Tenants' own provider keys, opened, ready to send.
+    tenant_credentials: HashMap<(Uuid, Provider), Credentials>,
     kill_switches: KillSwitches,
     /// Increases with every reload; caches derived from a snapshot compare it.
     pub generation: u64,
@@ -136,6 +144,11 @@ impl DirectorySnapshot {
 
     pub fn tenant_key(&self, kid: &str) -> Option<&TenantKey> {
         self.tenant_keys.get(kid)
+    }
+
+    /// The tenant's own key for `provider`, if it brought one.
+    pub fn tenant_credentials(&self, tenant_id: Uuid, provider: Provider) -> Option<&Credentials> {
+        self.tenant_credentials.get(&(tenant_id, provider))
     }
 
     /// The kill switch that stops this project, if one is on.
@@ -159,6 +172,15 @@ pub struct Directory {
     /// generation (and the verified-token cache keyed on it) survives reloads that
     /// change nothing.
     loaded: std::sync::Mutex<HashMap<String, String>>,
+    /// Opens tenants' provider keys; without it they are ignored (logged).
+    secrets: Option<TenantSecrets>,
+}
+
+/// What opening a tenant's provider key needs: the master key, and where the operator
+/// says each provider lives (a key without its own base URL goes there).
+pub struct TenantSecrets {
+    pub envelope: Envelope,
+    pub operator_urls: HashMap<Provider, String>,
 }
 
 impl Directory {
@@ -169,6 +191,48 @@ impl Directory {
             changed: tokio::sync::watch::Sender::new(0),
             default_model: default_model.into(),
             loaded: std::sync::Mutex::new(HashMap::new()),
+            secrets: None,
+        }
+    }
+
+    pub fn with_secrets(mut self, secrets: TenantSecrets) -> Directory {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// A tenant's sealed keys as credentials; one that does not open is skipped (its
+    /// projects fall back to the platform's key, if any), logged without the key.
+    fn open_tenant_keys(
+        &self,
+        entry: &ProviderKeysEntry,
+        into: &mut HashMap<(Uuid, Provider), Credentials>,
+    ) {
+        let Some(secrets) = &self.secrets else {
+            tracing::warn!(tenant = %entry.tenant_id, "tenant provider keys present but no master key to open them");
+            return;
+        };
+        for key in &entry.keys {
+            let Ok(provider) = key.provider.parse::<Provider>() else {
+                continue;
+            };
+            let context = provider_key_context(entry.tenant_id, provider.as_str());
+            match secrets.envelope.open_text(&key.sealed_key, &context) {
+                Ok(api_key) => {
+                    let credentials = Credentials::for_tenant(
+                        provider,
+                        key.base_url.as_deref(),
+                        secrets.operator_urls.get(&provider).map(String::as_str),
+                        &api_key,
+                    );
+                    into.insert((entry.tenant_id, provider), credentials);
+                }
+                Err(err) => tracing::error!(
+                    tenant = %entry.tenant_id,
+                    %provider,
+                    error = %err,
+                    "a tenant's provider key does not open; using the platform's"
+                ),
+            }
         }
     }
 
@@ -208,6 +272,9 @@ impl Directory {
                     next.by_id.insert(snapshot.id, snapshot);
                 }
                 Ok(ImageEntry::KillSwitches(switches)) => next.kill_switches = switches,
+                Ok(ImageEntry::ProviderKeys(entry)) => {
+                    self.open_tenant_keys(&entry, &mut next.tenant_credentials)
+                }
                 Ok(ImageEntry::SigningKey(entry)) => match TenantKey::new(&entry) {
                     Ok(key) => {
                         next.tenant_keys.insert(entry.kid, key);
@@ -244,6 +311,50 @@ mod tests {
         HashMap::from([ImageEntry::Project(Box::new(entry.clone()))
             .encode()
             .unwrap()])
+    }
+
+    #[test]
+    fn tenant_keys_open_only_for_their_tenant_and_provider() {
+        use behest_auth::envelope::MasterKey;
+        use behest_core::image::SealedProviderKey;
+        let envelope = Envelope::new(MasterKey::generate(), Vec::new());
+        let tenant = Uuid::new_v4();
+        let sealed = |owner: Uuid, provider: &str, key: &str| SealedProviderKey {
+            provider: provider.to_owned(),
+            sealed_key: envelope.seal(key.as_bytes(), &provider_key_context(owner, provider)),
+            base_url: None,
+        };
+        let entry = ProviderKeysEntry {
+            tenant_id: tenant,
+            keys: vec![
+                sealed(tenant, "openai", "sk-own-key"),
+                // Copied from another tenant's row: it must not open as this tenant's.
+                sealed(Uuid::new_v4(), "anthropic", "sk-ant-theirs"),
+            ],
+        };
+        let image = HashMap::from([ImageEntry::ProviderKeys(entry).encode().unwrap()]);
+        let directory = Directory::new("behest/echo").with_secrets(TenantSecrets {
+            envelope: envelope.clone(),
+            operator_urls: HashMap::new(),
+        });
+        directory.load_image(&image);
+        let snapshot = directory.snapshot();
+        assert!(snapshot
+            .tenant_credentials(tenant, Provider::OpenAi)
+            .is_some());
+        assert!(snapshot
+            .tenant_credentials(tenant, Provider::Anthropic)
+            .is_none());
+        assert!(snapshot
+            .tenant_credentials(Uuid::new_v4(), Provider::OpenAi)
+            .is_none());
+        // Without the master key nothing opens.
+        let blind = Directory::new("behest/echo");
+        blind.load_image(&image);
+        assert!(blind
+            .snapshot()
+            .tenant_credentials(tenant, Provider::OpenAi)
+            .is_none());
     }
 
     #[test]

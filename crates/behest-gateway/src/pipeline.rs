@@ -217,8 +217,12 @@ impl GatewayState {
     }
 
     /// Where `model` is served and with which credentials (`None` for echo): the
-    /// platform's for now; a tenant's own key later takes precedence here.
-    pub fn route(&self, model: &str) -> Result<(ModelRoute, Option<Credentials>), ApiError> {
+    /// tenant's own key for the provider when it brought one, else the platform's.
+    pub fn route(
+        &self,
+        model: &str,
+        tenant_id: Uuid,
+    ) -> Result<(ModelRoute, Option<Credentials>), ApiError> {
         let route = self.models().resolve(model).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::UpstreamError,
@@ -228,16 +232,31 @@ impl GatewayState {
         if route.provider == Provider::Echo {
             return Ok((route, None));
         }
-        let credentials = self.upstreams().platform(route.provider).ok_or_else(|| {
+        let credentials = self.credentials(tenant_id, route.provider)?;
+        Ok((route, Some(credentials)))
+    }
+
+    /// The tenant's own key for `provider`, else the platform's: the one place that
+    /// chooses (chat and embeddings both ask here).
+    pub fn credentials(
+        &self,
+        tenant_id: Uuid,
+        provider: Provider,
+    ) -> Result<Credentials, ApiError> {
+        if let Some(own) = self
+            .directory()
+            .snapshot()
+            .tenant_credentials(tenant_id, provider)
+        {
+            return Ok(own.clone());
+        }
+        let credentials = self.upstreams().platform(provider).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::UpstreamError,
-                format!(
-                    "provider {} is not configured on this gateway",
-                    route.provider
-                ),
+                format!("provider {provider} is not configured on this gateway"),
             )
         })?;
-        Ok((route, Some(credentials.clone())))
+        Ok(credentials.clone())
     }
 }
 
@@ -613,7 +632,7 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
     let prepared = (|| {
         gate(gateway, &principal)?;
         validate(&request)?;
-        gateway.route(&policy.model)
+        gateway.route(&policy.model, principal.project.tenant_id)
     })();
     outcome.stage(Stage::Gate, since);
     let (route, credentials) = match prepared {
@@ -961,44 +980,41 @@ pub async fn embed(gateway: &GatewayState, call: Call, request: Map<String, Valu
         mut outcome,
     } = call;
     let since = Instant::now();
-    let prepared =
-        (|| {
-            gate(gateway, &principal)?;
-            let inputs = embedding_inputs(&request)?;
-            let requested = request
-                .get("model")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| ApiError::validation("model", "model is required for embeddings"))?;
-            let explicit = requested
-                .split_once(':')
-                .and_then(|(p, m)| Some((p.parse::<Provider>().ok()?, m.to_owned())));
-            let (provider, model) = match explicit {
-                Some(pair) => pair,
-                None => (gateway.route(&policy.model)?.0.provider, requested.clone()),
-            };
-            if provider != Provider::Echo
-                && provider.wire_format() != Some(WireFormat::OpenAiCompatible)
-            {
-                return Err(ApiError::validation(
-                    "model",
-                    format!("embeddings are not available for provider {provider}"),
-                ));
-            }
-            let credentials =
-                match provider {
-                    Provider::Echo => None,
-                    _ => Some(gateway.upstreams().platform(provider).cloned().ok_or_else(
-                        || {
-                            ApiError::new(
-                                ErrorCode::UpstreamError,
-                                format!("provider {provider} is not configured on this gateway"),
-                            )
-                        },
-                    )?),
-                };
-            Ok::<_, ApiError>((inputs, requested, provider, model, credentials))
-        })();
+    let prepared = (|| {
+        gate(gateway, &principal)?;
+        let inputs = embedding_inputs(&request)?;
+        let requested = request
+            .get("model")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::validation("model", "model is required for embeddings"))?;
+        let explicit = requested
+            .split_once(':')
+            .and_then(|(p, m)| Some((p.parse::<Provider>().ok()?, m.to_owned())));
+        let (provider, model) = match explicit {
+            Some(pair) => pair,
+            None => (
+                gateway
+                    .route(&policy.model, principal.project.tenant_id)?
+                    .0
+                    .provider,
+                requested.clone(),
+            ),
+        };
+        if provider != Provider::Echo
+            && provider.wire_format() != Some(WireFormat::OpenAiCompatible)
+        {
+            return Err(ApiError::validation(
+                "model",
+                format!("embeddings are not available for provider {provider}"),
+            ));
+        }
+        let credentials = match provider {
+            Provider::Echo => None,
+            _ => Some(gateway.credentials(principal.project.tenant_id, provider)?),
+        };
+        Ok::<_, ApiError>((inputs, requested, provider, model, credentials))
+    })();
     outcome.stage(Stage::Gate, since);
     let (inputs, requested, provider, model, credentials) = match prepared {
         Ok(prepared) => prepared,
@@ -1172,7 +1188,9 @@ pub fn models(gateway: &GatewayState, call: Call) -> Answer {
         mut outcome,
         ..
     } = call;
-    let route = match gate(gateway, &principal).and_then(|()| gateway.route(&policy.model)) {
+    let route = match gate(gateway, &principal)
+        .and_then(|()| gateway.route(&policy.model, principal.project.tenant_id))
+    {
         Ok((route, _)) => route,
         Err(err) => return refused(outcome, err),
     };

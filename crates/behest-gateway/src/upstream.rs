@@ -74,6 +74,8 @@ pub struct Credentials {
     provider: Provider,
     base: String,
     headers: HeaderMap,
+    /// A tenant chose `base`: it is reached through the public-only client.
+    tenant_url: bool,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -82,11 +84,26 @@ impl std::fmt::Debug for Credentials {
             .field("provider", &self.provider)
             .field("base", &self.base)
             .field("headers", &"<redacted>")
+            .field("tenant_url", &self.tenant_url)
             .finish()
     }
 }
 
 impl Credentials {
+    /// A tenant's own key, at the tenant's base URL (untrusted) or else where the
+    /// operator says the provider lives (or its public API).
+    pub fn for_tenant(
+        provider: Provider,
+        tenant_url: Option<&str>,
+        operator_url: Option<&str>,
+        api_key: &str,
+    ) -> Credentials {
+        let mut credentials =
+            Credentials::new(provider, tenant_url.or(operator_url), Some(api_key));
+        credentials.tenant_url = tenant_url.is_some();
+        credentials
+    }
+
     /// For `provider` at `base_url` (its public API when `None`) with `api_key`.
     pub fn new(provider: Provider, base_url: Option<&str>, api_key: Option<&str>) -> Credentials {
         let base = base_url
@@ -109,6 +126,7 @@ impl Credentials {
             provider,
             base,
             headers,
+            tenant_url: false,
         }
     }
 
@@ -119,6 +137,8 @@ impl Credentials {
 
 pub struct Upstreams {
     client: reqwest::Client,
+    /// For tenants' own base URLs: public addresses only, checked at every connection.
+    tenant_client: reqwest::Client,
     config: UpstreamConfig,
     /// The platform's own credentials, for each provider it may use.
     platform: HashMap<Provider, Credentials>,
@@ -156,8 +176,17 @@ impl Upstreams {
                 )
             })
             .collect();
+        let tenant_client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(behest_http::egress::PublicOnly))
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .build()?;
         Ok(Upstreams {
             client,
+            tenant_client,
             config,
             platform,
             urls: Mutex::new(HashMap::new()),
@@ -172,6 +201,11 @@ impl Upstreams {
     /// key (or as keyless).
     pub fn platform(&self, provider: Provider) -> Option<&Credentials> {
         self.platform.get(&provider)
+    }
+
+    /// Where the operator says `provider` lives (`None`: its public API).
+    pub fn operator_url(&self, provider: Provider) -> Option<&str> {
+        self.config.providers.get(&provider)?.base_url.as_deref()
     }
 
     /// Whether the platform can serve this provider (echo needs nothing).
@@ -221,11 +255,12 @@ impl Upstreams {
             let mut headers = credentials.headers.clone();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             headers.insert(ACCEPT, accept.clone());
-            let request = self
-                .client
-                .post(url.clone())
-                .headers(headers)
-                .body(body.clone());
+            let client = if credentials.tenant_url {
+                &self.tenant_client
+            } else {
+                &self.client
+            };
+            let request = client.post(url.clone()).headers(headers).body(body.clone());
             let outcome =
                 tokio::time::timeout(self.config.first_byte_timeout, request.send()).await;
             let retry_in = match outcome {

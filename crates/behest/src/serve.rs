@@ -8,7 +8,7 @@ use behest_auth::keyring::Keyring;
 use behest_control::platform_keys;
 use behest_control::provisioning::{LocalProvisioner, Worker, WorkerConfig};
 use behest_control::{ChangeFeed, ControlConfig, ControlState, ProviderAccess};
-use behest_gateway::directory::Directory;
+use behest_gateway::directory::{Directory, TenantSecrets};
 use behest_gateway::{GatewayConfig, GatewayState};
 use behest_http::{edge, SiteDomain};
 use behest_live::{
@@ -42,7 +42,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .context("loading the platform signing keys")?,
     );
     let site = SiteDomain::new(&settings.domain);
-    let directory = Arc::new(Directory::new(settings.default_model.clone()));
+    let operator_urls: std::collections::HashMap<_, _> = settings
+        .upstream
+        .providers
+        .iter()
+        .filter_map(|(provider, endpoint)| Some((*provider, endpoint.base_url.clone()?)))
+        .collect();
+    let directory = Arc::new(Directory::new(settings.default_model.clone()).with_secrets(
+        TenantSecrets {
+            envelope: envelope.clone(),
+            operator_urls: operator_urls.clone(),
+        },
+    ));
     let live: Arc<dyn LiveState> = match &settings.redis_url {
         Some(url) => Arc::new(
             RedisLive::connect(url, &settings.redis_namespace)
@@ -161,12 +172,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .with_provider_access(
         ProviderAccess::new(
             envelope.clone(),
-            settings
-                .upstream
-                .providers
-                .iter()
-                .filter_map(|(provider, endpoint)| Some((*provider, endpoint.base_url.clone()?)))
-                .collect(),
+            operator_urls,
             settings.allow_http_base_urls,
         )
         .context("building the provider-key HTTP clients")?,

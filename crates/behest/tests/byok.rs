@@ -403,8 +403,163 @@ async fn provider_keys_are_checked_sealed_and_never_shown(backend: Backend) {
     server.stop().await;
 }
 
+/// The `Authorization` or `x-api-key` the fake saw on the last chat call.
+async fn last_upstream_key(fakes: &FakeProviders, path: &str) -> String {
+    let seen = fakes.requests().await;
+    let call = seen
+        .iter()
+        .rev()
+        .find(|r| r.path == path)
+        .unwrap_or_else(|| panic!("no call to {path}: {seen:?}"));
+    call.headers
+        .get("x-api-key")
+        .or_else(|| call.headers.get("authorization"))
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn a_tenants_own_key_serves_its_traffic(backend: Backend) {
+    let fakes = FakeProviders::start().await.unwrap();
+    let server = Server::start_with(backend, &[], &config(&fakes)).await;
+    let account = server.signup("own-key@example.com").await;
+    make_pro(&server, &account).await;
+    let hello = json!({"messages": [{"role": "user", "content": "hi"}]});
+
+    // Anthropic has no platform key: its models need the tenant's own.
+    let project = server.project_with_token(&account, "Claude").await;
+    let model = json!({"provider_model": "claude-haiku-4-5"});
+    let r = server
+        .settings(&account, &project.id, "PUT", "/model", Some(model.clone()))
+        .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (422, "PROVIDER_NOT_CONFIGURED"),
+        "{r:?}"
+    );
+    let (anthropic, anthropic_key) = KEYS[1];
+    let (r, _) = put_key(
+        &server,
+        &account,
+        anthropic,
+        json!({"api_key": anthropic_key}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = server
+        .settings(&account, &project.id, "PUT", "/model", Some(model))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    server
+        .deploy_settings(&account, &project.id, json!({}))
+        .await;
+    let r = server
+        .chat(&project.slug, &project.token, hello.clone())
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        last_upstream_key(&fakes, "/v1/messages").await,
+        anthropic_key
+    );
+
+    // OpenAI: the platform's key until the tenant brings one, then the tenant's at
+    // once, and the platform's again once it is removed.
+    let openai_project = server.project_with_token(&account, "GPT").await;
+    let r = server
+        .settings(
+            &account,
+            &openai_project.id,
+            "PUT",
+            "/model",
+            Some(json!({"provider_model": "gpt-4o-mini"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    server
+        .deploy_settings(&account, &openai_project.id, json!({}))
+        .await;
+    let chat = || server.chat(&openai_project.slug, &openai_project.token, hello.clone());
+    assert_eq!(chat().await.status, 200);
+    let platform = "Bearer sk-platform-key-000000000000";
+    assert_eq!(
+        last_upstream_key(&fakes, "/v1/chat/completions").await,
+        platform
+    );
+    let (openai, openai_key) = KEYS[0];
+    let (r, _) = put_key(&server, &account, openai, json!({"api_key": openai_key})).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(chat().await.status, 200);
+    assert_eq!(
+        last_upstream_key(&fakes, "/v1/chat/completions").await,
+        format!("Bearer {openai_key}"),
+        "the tenant's key is not used at once"
+    );
+    // Another tenant's traffic never carries this tenant's key.
+    let other = server.signup("other-tenant@example.com").await;
+    let other_project = server.project_with_token(&other, "Theirs").await;
+    let r = server
+        .settings(
+            &other,
+            &other_project.id,
+            "PUT",
+            "/model",
+            Some(json!({"provider_model": "gpt-4o-mini"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    server
+        .deploy_settings(&other, &other_project.id, json!({}))
+        .await;
+    let r = server
+        .chat(&other_project.slug, &other_project.token, hello.clone())
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        last_upstream_key(&fakes, "/v1/chat/completions").await,
+        platform
+    );
+    // Removing the key takes effect on the next request.
+    let r = server
+        .call(
+            "DELETE",
+            &format!("/auth/v1/tenants/{}/providers/openai", account.tenant_id),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(chat().await.status, 200);
+    assert_eq!(
+        last_upstream_key(&fakes, "/v1/chat/completions").await,
+        platform
+    );
+    // And without the Anthropic key the Claude project has no provider left.
+    let r = server
+        .call(
+            "DELETE",
+            &format!("/auth/v1/tenants/{}/providers/anthropic", account.tenant_id),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = server.chat(&project.slug, &project.token, hello).await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (502, "upstream_error"),
+        "{r:?}"
+    );
+    // The live image carries the keys sealed only.
+    assert!(!server.log().contains(anthropic_key));
+    server.stop().await;
+}
+
 fn main() -> std::process::ExitCode {
     Tests::new()
+        .on_both_backends(
+            "a_tenants_own_key_serves_its_traffic",
+            &[],
+            a_tenants_own_key_serves_its_traffic,
+        )
         .on_both_backends(
             "provider_keys_are_checked_sealed_and_never_shown",
             &[],

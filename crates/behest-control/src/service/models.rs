@@ -1,6 +1,5 @@
 //! Whether a model can be used by a tenant: the one place that decides it (known to the
-//! registry, and its provider configured on the platform — or, with BYOK, the tenant's
-//! own key).
+//! registry, and its provider configured on the platform or by the tenant's own key).
 
 use crate::error::{ControlError, ControlResult};
 use crate::state::ControlState;
@@ -10,12 +9,17 @@ use uuid::Uuid;
 
 impl ControlState {
     /// The route of `model` if the tenant may use it: 400 `UNKNOWN_MODEL`, 422
-    /// `PROVIDER_NOT_CONFIGURED` otherwise.
-    pub fn usable_model(&self, model: &str, _tenant_id: Uuid) -> ControlResult<ModelRoute> {
+    /// `PROVIDER_NOT_CONFIGURED` otherwise (neither a platform key nor the tenant's own).
+    pub async fn usable_model(&self, model: &str, tenant_id: Uuid) -> ControlResult<ModelRoute> {
         let route = self.known_model(model)?;
-        // The tenant's BYOK keys join this check with the BYOK issue.
         let configured = route.provider == Provider::Echo
-            || self.config.platform_providers.contains(&route.provider);
+            || self.config.platform_providers.contains(&route.provider)
+            || self
+                .store
+                .provider_keys(tenant_id)
+                .await?
+                .iter()
+                .any(|key| key.provider_type == route.provider.as_str());
         if !configured {
             return Err(ControlError::refused(
                 ErrorCode::ProviderNotConfigured,

@@ -89,7 +89,7 @@ pub struct ValidationView {
 
 /// The associated data a tenant's key is sealed with.
 pub fn seal_context(tenant_id: Uuid, provider: Provider) -> String {
-    format!("provider_key:{tenant_id}:{provider}")
+    behest_core::image::provider_key_context(tenant_id, provider.as_str())
 }
 
 /// The configured providers of a tenant, full or (`?fields=types`) names only.

@@ -254,7 +254,7 @@ pub async fn set_model(
 ) -> ControlResult<ModelSetView> {
     let project = ctl.project_for(actor, project_id).await?;
     let model = required_model(input)?;
-    let route = ctl.usable_model(&model, project.tenant_id)?;
+    let route = ctl.usable_model(&model, project.tenant_id).await?;
     let live = model.clone();
     edit(
         ctl,
@@ -356,7 +356,7 @@ pub async fn publish_model(
     let draft = current
         .draft_provider_model
         .ok_or(SettingsRejection::NoDraft)?;
-    ctl.usable_model(&draft, project.tenant_id)?;
+    ctl.usable_model(&draft, project.tenant_id).await?;
     let row = edit(
         ctl,
         &project,

@@ -117,7 +117,7 @@ async fn resolved(ctl: &ControlState, tier: &Tier) -> ControlResult<ResolvedView
 
 /// Validates overrides with the settings rules (fields named `overrides.<field>`); a
 /// model must also be usable (422).
-fn parse_overrides(
+async fn parse_overrides(
     ctl: &ControlState,
     project: &Project,
     overrides: &Map<String, Value>,
@@ -137,6 +137,7 @@ fn parse_overrides(
     )?;
     if let Some(Some(model)) = &patch.provider_model {
         ctl.usable_model(model, project.tenant_id)
+            .await
             .map_err(|err| err.with_param("overrides.provider_model"))?;
     }
     Ok(patch)
@@ -179,7 +180,7 @@ pub async fn create(
 ) -> ControlResult<TierView> {
     let project = owned_project(ctl, actor, project_id).await?;
     let name = required_name(input.name, "name", 64)?;
-    let overrides = parse_overrides(ctl, &project, &input.overrides.unwrap_or_default())?;
+    let overrides = parse_overrides(ctl, &project, &input.overrides.unwrap_or_default()).await?;
     let now = behest_store::now();
     let tier = Tier {
         id: Uuid::new_v4(),
@@ -213,7 +214,7 @@ pub async fn update(
         tier.sort_order = order;
     }
     if let Some(overrides) = &input.overrides {
-        tier.overrides = parse_overrides(ctl, &project, overrides)?;
+        tier.overrides = parse_overrides(ctl, &project, overrides).await?;
     }
     tier.updated_at = behest_store::now();
     if !ctl.store.update_tier(&tier).await.map_err(store_error)? {
