@@ -47,6 +47,19 @@ impl Provider {
         }
     }
 
+    /// The provider's name as people write it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "OpenAI",
+            Provider::Anthropic => "Anthropic",
+            Provider::Google => "Google",
+            Provider::OpenRouter => "OpenRouter",
+            Provider::Mistral => "Mistral",
+            Provider::Cohere => "Cohere",
+            Provider::Echo => "Behest",
+        }
+    }
+
     /// The wire format to talk to this provider, or `None` for [`Provider::Echo`],
     /// which has no upstream (use [`crate::echo`]).
     pub fn wire_format(self) -> Option<WireFormat> {

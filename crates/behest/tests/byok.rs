@@ -425,6 +425,37 @@ async fn a_tenants_own_key_serves_its_traffic(backend: Backend) {
     make_pro(&server, &account).await;
     let hello = json!({"messages": [{"role": "user", "content": "hi"}]});
 
+    // The models the tenant can choose: the platform's (OpenAI, echo), then Anthropic's
+    // too once it brings a key.
+    let models_path = format!("/auth/v1/tenants/{}/providers/models", account.tenant_id);
+    let providers_of = |r: &common::Response| {
+        let mut seen: Vec<String> = r.body["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["providerSlug"].as_str().unwrap().to_owned())
+            .collect();
+        seen.sort();
+        seen.dedup();
+        seen
+    };
+    let r = server
+        .call("GET", &models_path, Some(&account.session), None)
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(providers_of(&r), ["echo", "openai"]);
+    let gpt = r.body["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["modelId"] == "gpt-4o-mini")
+        .unwrap()
+        .clone();
+    assert_eq!(gpt["providerDisplayName"], "OpenAI");
+    assert!(gpt["contextWindow"].as_u64().unwrap() > 0);
+    assert_eq!(gpt["supportsStreaming"], true);
+    assert_eq!(gpt["capabilities"]["tools"], gpt["supportsToolUse"]);
+
     // Anthropic has no platform key: its models need the tenant's own.
     let project = server.project_with_token(&account, "Claude").await;
     let model = json!({"provider_model": "claude-haiku-4-5"});

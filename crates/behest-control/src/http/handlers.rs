@@ -472,6 +472,16 @@ pub async fn list_providers(
     })
 }
 
+pub async fn tenant_models(
+    State(ctl): State<ControlState>,
+    caller: Dashboard,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        providers::models(&ctl, &caller.actor(), tenant_id(&id)?).await?,
+    ))
+}
+
 pub async fn put_provider_key(
     State(ctl): State<ControlState>,
     caller: Dashboard,

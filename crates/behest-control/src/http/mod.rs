@@ -159,6 +159,10 @@ pub fn routes(state: ControlState) -> Router {
             get(list_providers),
         )
         .route(
+            "/auth/v1/tenants/{tenant_id}/providers/models",
+            get(tenant_models),
+        )
+        .route(
             "/auth/v1/tenants/{tenant_id}/providers/{provider_type}",
             put(put_provider_key).delete(delete_provider_key),
         )

@@ -87,6 +87,27 @@ pub struct ValidationView {
     pub reason: Option<InvalidReason>,
 }
 
+/// A model the tenant can choose, in the seed's shape.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantModelView {
+    pub model_id: String,
+    pub display_name: String,
+    pub provider_slug: &'static str,
+    pub provider_display_name: &'static str,
+    pub capabilities: serde_json::Value,
+    pub context_window: Option<u32>,
+    pub max_output_tokens: Option<u32>,
+    pub supports_streaming: Option<bool>,
+    pub supports_tool_use: Option<bool>,
+    pub supports_vision: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TenantModelsView {
+    pub models: Vec<TenantModelView>,
+}
+
 /// The associated data a tenant's key is sealed with.
 pub fn seal_context(tenant_id: Uuid, provider: Provider) -> String {
     behest_core::image::provider_key_context(tenant_id, provider.as_str())
@@ -130,6 +151,52 @@ pub async fn list_types(
         .filter_map(|key| byok_provider(&key.provider_type).ok().map(Provider::as_str))
         .collect();
     Ok(ProviderTypesView { provider_types })
+}
+
+/// Every model the tenant can use: the platform's providers', the built-in echo model,
+/// and those of the providers it brought keys for (the same rule as `usable_model`).
+pub async fn models(
+    ctl: &ControlState,
+    actor: &Actor,
+    tenant_id: Uuid,
+) -> ControlResult<TenantModelsView> {
+    let tenant = tenant(ctl, actor, tenant_id).await?;
+    let own: Vec<Provider> = ctl
+        .store
+        .provider_keys(tenant.id)
+        .await?
+        .iter()
+        .filter_map(|key| byok_provider(&key.provider_type).ok())
+        .collect();
+    let usable = |provider: Provider| {
+        provider == Provider::Echo
+            || ctl.config.platform_providers.contains(&provider)
+            || own.contains(&provider)
+    };
+    let models = ctl
+        .config
+        .models
+        .all()
+        .iter()
+        .filter(|info| usable(info.provider))
+        .map(|info| TenantModelView {
+            model_id: info.id.clone(),
+            display_name: info.display_name.clone(),
+            provider_slug: info.provider.as_str(),
+            provider_display_name: info.provider.display_name(),
+            capabilities: serde_json::json!({
+                "streaming": info.supports_streaming,
+                "tools": info.supports_tools,
+                "vision": info.supports_vision,
+            }),
+            context_window: Some(info.context_window),
+            max_output_tokens: Some(info.max_output_tokens),
+            supports_streaming: Some(info.supports_streaming),
+            supports_tool_use: Some(info.supports_tools),
+            supports_vision: Some(info.supports_vision),
+        })
+        .collect();
+    Ok(TenantModelsView { models })
 }
 
 /// Adds or replaces the tenant's key for `provider_type`, once the provider accepted it.
