@@ -13,6 +13,7 @@ pub mod image;
 mod input;
 pub mod platform_keys;
 pub mod provisioning;
+pub mod recent;
 pub mod service;
 mod state;
 pub mod views;

@@ -55,9 +55,8 @@ pub struct ProviderAccess {
     pub allow_http_overrides: bool,
     pub trusted: reqwest::Client,
     pub untrusted: reqwest::Client,
-    /// Key checks per tenant in the last minute (PUT and validate call the provider).
-    pub(crate) checks:
-        std::sync::Mutex<std::collections::HashMap<(uuid::Uuid, bool), Vec<std::time::Instant>>>,
+    /// Key checks per (tenant, validate or save) in the last minute.
+    pub(crate) checks: crate::recent::RecentCalls<(uuid::Uuid, bool)>,
 }
 
 impl ProviderAccess {
@@ -78,7 +77,7 @@ impl ProviderAccess {
                 .timeout(Self::CHECK_TIMEOUT)
                 .build()?,
             untrusted: behest_http::egress::tenant_client(Self::CHECK_TIMEOUT)?,
-            checks: Default::default(),
+            checks: crate::recent::RecentCalls::new(std::time::Duration::from_secs(60)),
         })
     }
 }
@@ -94,6 +93,8 @@ pub struct ControlState {
     /// Provider keys (BYOK); without it those routes answer 500 (tests that do not
     /// need them).
     pub providers: Option<Arc<ProviderAccess>>,
+    /// Playground calls per (user, project) in the last hour.
+    pub(crate) playground_calls: Arc<crate::recent::RecentCalls<(uuid::Uuid, uuid::Uuid)>>,
     ready: Arc<AtomicBool>,
 }
 
@@ -114,6 +115,9 @@ impl ControlState {
             jobs: Arc::new(Notify::new()),
             changes: Arc::new(NoChangeFeed),
             providers: None,
+            playground_calls: Arc::new(crate::recent::RecentCalls::new(
+                std::time::Duration::from_secs(3600),
+            )),
             ready: Arc::new(AtomicBool::new(false)),
         }
     }

@@ -8,6 +8,7 @@ mod ledger;
 mod memory;
 mod metrics;
 mod outcomes;
+mod playground;
 mod secrets;
 mod serve;
 mod traces;

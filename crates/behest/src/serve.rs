@@ -223,8 +223,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             metrics,
             token: settings.metrics_token.as_deref().map(Arc::from),
         });
+    let playground_route = axum::Router::new()
+        .route(
+            "/auth/v1/projects/{project_id}/playground",
+            axum::routing::post(crate::playground::playground),
+        )
+        .with_state(crate::playground::PlaygroundRoute {
+            control: state.clone(),
+            gateway: gateway.clone(),
+        })
+        .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT));
     let routes = behest_control::routes(state.clone())
         .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT))
+        .merge(playground_route)
         .merge(metrics_route)
         .merge(
             behest_gateway::routes(gateway.clone()).layer(DefaultBodyLimit::max(DATA_BODY_LIMIT)),

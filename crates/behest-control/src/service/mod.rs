@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod killswitch;
 pub mod mint;
 pub mod models;
+pub mod playground;
 pub mod projects;
 pub mod providers;
 pub mod settings;

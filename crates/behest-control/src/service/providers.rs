@@ -14,7 +14,7 @@ use behest_providers::{KeyVerdict, Provider};
 use behest_store::{ProviderKey, Tenant};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// The shortest time a PUT answers in.
@@ -394,36 +394,25 @@ async fn safe_base_url(access: &ProviderAccess, text: &str) -> ControlResult<Str
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-/// A sliding minute of key checks per tenant (`validate` and saves counted apart).
+/// At most `per_minute` key checks per tenant (`validate` and saves counted apart).
 fn admit_check(
     access: &ProviderAccess,
     tenant_id: Uuid,
     validate: bool,
     per_minute: usize,
 ) -> ControlResult<()> {
-    let now = Instant::now();
-    let mut checks = access.checks.lock().unwrap_or_else(|p| p.into_inner());
-    if checks.len() > 10_000 {
-        checks.retain(|_, times| {
-            times
-                .iter()
-                .any(|t| now.duration_since(*t) < Duration::from_secs(60))
-        });
-    }
-    let times = checks.entry((tenant_id, validate)).or_default();
-    times.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-    if times.len() >= per_minute {
-        let oldest = times.first().copied().unwrap_or(now);
-        let wait = 60u64
-            .saturating_sub(now.duration_since(oldest).as_secs())
-            .max(1);
-        return Err(ControlError::refused(
-            ErrorCode::RateLimited,
-            format!("at most {per_minute} key checks per minute; retry in {wait} s"),
-        ));
-    }
-    times.push(now);
-    Ok(())
+    access
+        .checks
+        .admit((tenant_id, validate), per_minute)
+        .map_err(|wait| {
+            ControlError::refused(
+                ErrorCode::RateLimited,
+                format!(
+                    "at most {per_minute} key checks per minute; retry in {} s",
+                    wait.as_secs().max(1)
+                ),
+            )
+        })
 }
 
 /// The provider's answer to the key: `None` when it accepted it.
