@@ -63,6 +63,11 @@ fn span(v: &serde_json::Value) -> (usize, usize) {
 #[test]
 fn public_split_floors() {
     let Some(data) = split() else {
+        // Outside the team's checkout the split may be absent; CI always has it.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "shared/pii-bench/public.jsonl not found: CI must score the PII detector"
+        );
         eprintln!("public_split_floors: shared/pii-bench/public.jsonl not found; nothing to score");
         return;
     };
