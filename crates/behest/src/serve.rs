@@ -173,10 +173,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ProviderAccess::new(
             envelope.clone(),
             operator_urls,
+            settings
+                .upstream
+                .providers
+                .iter()
+                .filter_map(|(provider, endpoint)| Some((*provider, endpoint.api_key.clone()?)))
+                .collect(),
             settings.allow_http_base_urls,
         )
         .context("building the provider-key HTTP clients")?,
     );
+    behest_control::service::catalog::ensure_builtin(&state)
+        .await
+        .context("adding the built-in providers to the catalog")?;
 
     let mut workers = tokio::task::JoinSet::new();
     let worker = Worker {
@@ -425,9 +434,18 @@ impl LiveFeed {
         self.live.notify().await.map_err(|err| err.to_string())
     }
 
-    /// Reloads this process's directory from the live image.
+    /// Reloads this process's directory from the live image. An image without the
+    /// entry every published image has (the kill switches) is one Redis lost (restarted
+    /// without persistence, flushed, evicted): it is rebuilt from the store, never
+    /// loaded, or every project would vanish from live traffic until the next change.
     async fn follow(&self) {
         match self.live.read_all().await {
+            Ok(image) if !image.contains_key(behest_core::image::KILL_SWITCHES_KEY) => {
+                tracing::warn!(
+                    "the live image is missing from Redis; republishing it from the store"
+                );
+                let _ = self.publish().await;
+            }
             Ok(image) => self.directory.load_image(&image),
             Err(err) => {
                 tracing::warn!(error = %err, "live state unreachable; serving the last known directory")

@@ -220,6 +220,21 @@ async fn redis_down_means_502_on_deploy_not_an_outage() {
     );
 
     let redis = PrivateRedis::start_on(port);
+    // Redis came back empty (no persistence): its empty image must not be loaded, or
+    // every project would vanish from live traffic until the next change.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        server
+            .chat(&project.slug, &project.token, hello.clone())
+            .await
+            .status,
+        200,
+        "{}",
+        server.log()
+    );
+    assert!(server
+        .log()
+        .contains("the live image is missing from Redis"));
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = server
