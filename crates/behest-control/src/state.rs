@@ -53,6 +53,8 @@ pub struct ProviderAccess {
     pub base_urls: std::collections::HashMap<behest_providers::Provider, String>,
     /// A server option for development: a tenant's override may be plain http.
     pub allow_http_overrides: bool,
+    /// The platform's own keys (the catalog's sync lists models with them).
+    pub platform_keys: std::collections::HashMap<behest_providers::Provider, String>,
     pub trusted: reqwest::Client,
     pub untrusted: reqwest::Client,
     /// Key checks per (tenant, validate or save) in the last minute.
@@ -66,11 +68,13 @@ impl ProviderAccess {
     pub fn new(
         envelope: behest_auth::envelope::Envelope,
         base_urls: std::collections::HashMap<behest_providers::Provider, String>,
+        platform_keys: std::collections::HashMap<behest_providers::Provider, String>,
         allow_http_overrides: bool,
     ) -> reqwest::Result<ProviderAccess> {
         Ok(ProviderAccess {
             envelope,
             base_urls,
+            platform_keys,
             allow_http_overrides,
             trusted: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

@@ -79,6 +79,7 @@ error_codes! {
     MethodNotAllowed => "method_not_allowed", 405, "invalid_request_error", Debug;
     // 409: the state does not allow it.
     EmailTaken => "email_taken", 409, "invalid_request_error", Debug;
+    Conflict => "conflict", 409, "invalid_request_error", Debug;
     TierLimitReached => "TIER_LIMIT_REACHED", 409, "invalid_request_error", Debug;
     TierNameTaken => "TIER_NAME_TAKEN", 409, "invalid_request_error", Debug;
     NoDeployedSnapshot => "NO_DEPLOYED_SNAPSHOT", 409, "invalid_request_error", Debug;

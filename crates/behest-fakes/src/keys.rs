@@ -1,7 +1,8 @@
 //! The endpoints a gateway calls to check a key, in each provider's documented shape:
 //! OpenAI's (and Mistral's) `GET /v1/models`, Anthropic's `GET /v1/models` (told apart
-//! by its `x-api-key` auth), Gemini's `GET /v1beta/models`, OpenRouter's `GET /v1/key`
-//! and Cohere's `POST /v1/check-api-key`.
+//! by its `x-api-key` auth), Gemini's `GET /v1beta/models`, OpenRouter's `GET /v1/key`,
+//! Cohere's `POST /v1/check-api-key` and its `GET /v1/models` (told apart by the
+//! `X-Client-Name` its clients send).
 //!
 //! Every key is valid, except: a key containing `revoked` is refused as the provider
 //! refuses an unknown key (401; Gemini's 400 `API_KEY_INVALID`; Cohere's 200
@@ -21,6 +22,7 @@ pub(crate) enum KeyCheck {
     GeminiModels,
     OpenRouterKey,
     CohereCheck,
+    CohereModels,
 }
 
 impl KeyCheck {
@@ -28,6 +30,10 @@ impl KeyCheck {
         match (method.as_str(), path) {
             ("GET", "/v1/models") if headers.contains_key("x-api-key") => {
                 Some(KeyCheck::AnthropicModels)
+            }
+            // Cohere's clients name themselves (`X-Client-Name`); OpenAI's do not.
+            ("GET", "/v1/models") if headers.contains_key("x-client-name") => {
+                Some(KeyCheck::CohereModels)
             }
             ("GET", "/v1/models") => Some(KeyCheck::OpenAiModels),
             ("GET", "/v1beta/models") => Some(KeyCheck::GeminiModels),
@@ -43,7 +49,7 @@ impl KeyCheck {
             KeyCheck::AnthropicModels => "anthropic",
             KeyCheck::GeminiModels => "google",
             KeyCheck::OpenRouterKey => "openrouter",
-            KeyCheck::CohereCheck => "cohere",
+            KeyCheck::CohereCheck | KeyCheck::CohereModels => "cohere",
         }
     }
 
@@ -52,7 +58,7 @@ impl KeyCheck {
             KeyCheck::OpenAiModels | KeyCheck::OpenRouterKey => Provider::OpenAi,
             KeyCheck::AnthropicModels => Provider::Anthropic,
             KeyCheck::GeminiModels => Provider::Google,
-            KeyCheck::CohereCheck => Provider::Cohere,
+            KeyCheck::CohereCheck | KeyCheck::CohereModels => Provider::Cohere,
         }
     }
 
@@ -107,6 +113,9 @@ impl KeyCheck {
                     &json!({"error": {"message": "User not found.", "code": 401}}),
                 ),
                 KeyCheck::CohereCheck => json_response(StatusCode::OK, &json!({"valid": false})),
+                KeyCheck::CohereModels => {
+                    error_response(family, StatusCode::UNAUTHORIZED, "invalid api token")
+                }
                 KeyCheck::OpenAiModels => error_response(
                     family,
                     StatusCode::UNAUTHORIZED,
@@ -153,6 +162,13 @@ impl KeyCheck {
                     "is_provisioning_key": false,
                     "limit_remaining": null
                 }
+            }),
+            KeyCheck::CohereModels => json!({
+                "models": [
+                    {"name": "command-a-03-2025", "endpoints": ["chat", "generate"], "finetuned": false, "context_length": 256000, "features": ["tools"]},
+                    {"name": "command-r7b-arabic-02-2025", "endpoints": ["chat"], "finetuned": false, "context_length": 128000}
+                ],
+                "next_page_token": ""
             }),
             KeyCheck::CohereCheck => json!({
                 "valid": true,

@@ -25,6 +25,7 @@
 pub mod anthropic;
 pub mod catalog;
 pub mod cohere;
+pub mod discovery;
 pub mod echo;
 mod error;
 pub mod gemini;
@@ -41,6 +42,7 @@ mod util;
 mod testutil;
 
 pub use catalog::{CatalogError, ModelInfo, ModelRegistry, ModelRoute};
+pub use discovery::DiscoveredModel;
 pub use error::ProviderError;
 pub use keycheck::{KeyCheckRequest, KeyVerdict};
 pub use provider::{Provider, UnknownProvider, WireFormat};

@@ -133,6 +133,20 @@ pub trait Store: Send + Sync + 'static {
         sealed_key: &str,
     ) -> StoreResult<bool>;
 
+    // --- the admin's provider catalog ---------------------------------------------------
+    /// Adds a provider; [`StoreError::Conflict`] when its name or slug is taken. With
+    /// `if_missing`, an existing id is left as it is (the built-ins at every start).
+    async fn add_catalog_provider(
+        &self,
+        provider: &CatalogProvider,
+        if_missing: bool,
+    ) -> StoreResult<()>;
+    async fn catalog_providers(&self) -> StoreResult<Vec<CatalogProvider>>;
+    async fn catalog_provider(&self, id: &str) -> StoreResult<Option<CatalogProvider>>;
+    /// Inserts or updates each model (by provider and model id); returns how many.
+    async fn upsert_catalog_models(&self, models: &[CatalogModel]) -> StoreResult<u64>;
+    async fn catalog_models(&self, provider_id: &str) -> StoreResult<Vec<CatalogModel>>;
+
     // --- jobs -----------------------------------------------------------------------
     /// Takes the next due job (or one whose lease ran out) and leases it until `lease_until`.
     async fn claim_job(

@@ -38,6 +38,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "provider_keys",
         sql: include_str!("../migrations/sqlite/0005_provider_keys.sql"),
     },
+    Migration {
+        version: 6,
+        name: "catalog",
+        sql: include_str!("../migrations/sqlite/0006_catalog.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -65,5 +70,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 5,
         name: "provider_keys",
         sql: include_str!("../migrations/postgres/0005_provider_keys.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "catalog",
+        sql: include_str!("../migrations/postgres/0006_catalog.sql"),
     },
 ];

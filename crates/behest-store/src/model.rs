@@ -115,6 +115,34 @@ pub struct TenantSigningKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A provider in the admin's catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogProvider {
+    /// The slug for a built-in provider, a UUID for one the admin added.
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub display_name: String,
+    pub is_active: bool,
+    pub models_endpoint_url: Option<String>,
+    pub models_endpoint_auth_type: Option<String>,
+    pub auth_config_schema: Option<serde_json::Value>,
+    pub supported_features: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A model a sync found at a provider's models endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogModel {
+    pub provider_id: String,
+    pub model_id: String,
+    pub display_name: String,
+    pub context_window: Option<i64>,
+    pub max_output_tokens: Option<i64>,
+    pub synced_at: DateTime<Utc>,
+}
+
 /// A tenant's own key for one provider, sealed (see `behest_auth::envelope`).
 #[derive(Clone, PartialEq)]
 pub struct ProviderKey {

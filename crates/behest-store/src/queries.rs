@@ -77,6 +77,39 @@ macro_rules! store_impl {
             })
         }
 
+        const CATALOG_PROVIDER_COLUMNS: &str = "id, name, slug, display_name, is_active, \
+             models_endpoint_url, models_endpoint_auth_type, auth_config_schema, \
+             supported_features, created_at, updated_at";
+
+        fn catalog_provider_from(row: &DbRow) -> StoreResult<CatalogProvider> {
+            let schema: Option<Json<serde_json::Value>> = row.try_get("auth_config_schema")?;
+            let features: Option<Json<serde_json::Value>> = row.try_get("supported_features")?;
+            Ok(CatalogProvider {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                slug: row.try_get("slug")?,
+                display_name: row.try_get("display_name")?,
+                is_active: row.try_get("is_active")?,
+                models_endpoint_url: row.try_get("models_endpoint_url")?,
+                models_endpoint_auth_type: row.try_get("models_endpoint_auth_type")?,
+                auth_config_schema: schema.map(|j| j.0),
+                supported_features: features.map(|j| j.0),
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        fn catalog_model_from(row: &DbRow) -> StoreResult<CatalogModel> {
+            Ok(CatalogModel {
+                provider_id: row.try_get("provider_id")?,
+                model_id: row.try_get("model_id")?,
+                display_name: row.try_get("display_name")?,
+                context_window: row.try_get("context_window")?,
+                max_output_tokens: row.try_get("max_output_tokens")?,
+                synced_at: row.try_get("synced_at")?,
+            })
+        }
+
         const PROVIDER_KEY_COLUMNS: &str =
             "tenant_id, provider_type, sealed_key, key_last4, base_url, key_set_at";
 
@@ -827,6 +860,96 @@ macro_rules! store_impl {
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn add_catalog_provider(
+                &self,
+                p: &CatalogProvider,
+                if_missing: bool,
+            ) -> StoreResult<()> {
+                let conflict = if if_missing { " ON CONFLICT (id) DO NOTHING" } else { "" };
+                sqlx::query(&format!(
+                    "INSERT INTO catalog_providers ({CATALOG_PROVIDER_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11){conflict}"
+                ))
+                .bind(&p.id)
+                .bind(&p.name)
+                .bind(&p.slug)
+                .bind(&p.display_name)
+                .bind(p.is_active)
+                .bind(&p.models_endpoint_url)
+                .bind(&p.models_endpoint_auth_type)
+                .bind(p.auth_config_schema.as_ref().map(Json))
+                .bind(p.supported_features.as_ref().map(Json))
+                .bind(p.created_at)
+                .bind(p.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| StoreError::from_write(e, "provider name or slug taken"))?;
+                Ok(())
+            }
+
+            async fn catalog_providers(&self) -> StoreResult<Vec<CatalogProvider>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {CATALOG_PROVIDER_COLUMNS} FROM catalog_providers ORDER BY created_at, slug"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(catalog_provider_from).collect()
+            }
+
+            async fn catalog_provider(&self, id: &str) -> StoreResult<Option<CatalogProvider>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {CATALOG_PROVIDER_COLUMNS} FROM catalog_providers WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(catalog_provider_from).transpose()
+            }
+
+            async fn upsert_catalog_models(&self, models: &[CatalogModel]) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                let mut done = 0;
+                for m in models {
+                    done += sqlx::query(
+                        "INSERT INTO catalog_models \
+                         (provider_id, model_id, display_name, context_window, max_output_tokens, synced_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (provider_id, model_id) DO UPDATE SET \
+                         display_name = excluded.display_name, \
+                         context_window = COALESCE(excluded.context_window, catalog_models.context_window), \
+                         max_output_tokens = COALESCE(excluded.max_output_tokens, catalog_models.max_output_tokens), \
+                         synced_at = excluded.synced_at",
+                    )
+                    .bind(&m.provider_id)
+                    .bind(&m.model_id)
+                    .bind(&m.display_name)
+                    .bind(m.context_window)
+                    .bind(m.max_output_tokens)
+                    .bind(m.synced_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                sqlx::query("UPDATE catalog_providers SET updated_at = $2 WHERE id = $1")
+                    .bind(models.first().map(|m| m.provider_id.as_str()).unwrap_or_default())
+                    .bind(crate::now())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            async fn catalog_models(&self, provider_id: &str) -> StoreResult<Vec<CatalogModel>> {
+                let rows = sqlx::query(
+                    "SELECT provider_id, model_id, display_name, context_window, max_output_tokens, synced_at \
+                     FROM catalog_models WHERE provider_id = $1 ORDER BY model_id",
+                )
+                .bind(provider_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(catalog_model_from).collect()
             }
 
             async fn claim_job(

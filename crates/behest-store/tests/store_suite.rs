@@ -981,6 +981,83 @@ async fn provider_keys_are_per_tenant_replaced_and_resealed(store: &dyn Store) {
     assert_eq!(store.provider_keys(acme.id).await.unwrap().len(), 1);
 }
 
+async fn the_catalog_keeps_providers_and_updates_synced_models(store: &dyn Store) {
+    let now = chrono::Utc::now();
+    let provider = |id: &str, slug: &str| CatalogProvider {
+        id: id.to_owned(),
+        name: slug.to_owned(),
+        slug: slug.to_owned(),
+        display_name: slug.to_uppercase(),
+        is_active: true,
+        models_endpoint_url: None,
+        models_endpoint_auth_type: None,
+        auth_config_schema: Some(serde_json::json!({"type": "object"})),
+        supported_features: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store
+        .add_catalog_provider(&provider("openai", "openai"), true)
+        .await
+        .unwrap();
+    // The built-ins are added at every start: an existing one is left alone.
+    let mut again = provider("openai", "openai");
+    again.display_name = "changed".to_owned();
+    store.add_catalog_provider(&again, true).await.unwrap();
+    let listed = store.catalog_providers().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].display_name, "OPENAI");
+    assert_eq!(
+        listed[0].auth_config_schema,
+        Some(serde_json::json!({"type": "object"}))
+    );
+    // Name and slug are unique.
+    let taken = store
+        .add_catalog_provider(&provider("other-id", "openai"), false)
+        .await;
+    assert!(
+        matches!(taken, Err(behest_store::StoreError::Conflict(_))),
+        "{taken:?}"
+    );
+    store
+        .add_catalog_provider(&provider("acme-id", "acme"), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .catalog_provider("acme-id")
+            .await
+            .unwrap()
+            .unwrap()
+            .slug,
+        "acme"
+    );
+    assert!(store.catalog_provider("nope").await.unwrap().is_none());
+
+    let model = |id: &str, window: Option<i64>| CatalogModel {
+        provider_id: "openai".to_owned(),
+        model_id: id.to_owned(),
+        display_name: id.to_owned(),
+        context_window: window,
+        max_output_tokens: None,
+        synced_at: now,
+    };
+    let n = store
+        .upsert_catalog_models(&[model("gpt-a", Some(1000)), model("gpt-b", None)])
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    // A later sync that cannot learn the window keeps the one known.
+    store
+        .upsert_catalog_models(&[model("gpt-a", None)])
+        .await
+        .unwrap();
+    let models = store.catalog_models("openai").await.unwrap();
+    assert_eq!(models.len(), 2);
+    assert_eq!(models[0].context_window, Some(1000));
+    assert!(store.catalog_models("acme-id").await.unwrap().is_empty());
+}
+
 /// Runs `case` on a fresh store of `backend`, cleaned up after.
 async fn with_store<F, Fut>(backend: Backend, case: F)
 where
@@ -1021,6 +1098,7 @@ fn main() -> std::process::ExitCode {
         case!(usage_costs_sum_spending_per_user_session_and_project);
         case!(threads_keep_their_order_pages_and_owner);
         case!(provider_keys_are_per_tenant_replaced_and_resealed);
+        case!(the_catalog_keeps_providers_and_updates_synced_models);
         tests = tests.add(
             &format!("{prefix}::concurrent_creates_cannot_exceed_the_limit"),
             needs,

@@ -3,6 +3,7 @@
 use super::{Admin, Dashboard};
 use crate::service::accounts::{self, LoginInput, SignupInput};
 use crate::service::api_keys::{self, CreateKeyInput};
+use crate::service::catalog::{self, CreateCatalogProviderInput};
 use crate::service::killswitch::{self, SwitchInput};
 use crate::service::mint::{self as minting, MintInput};
 use crate::service::projects::{self, CreateProjectInput};
@@ -519,6 +520,31 @@ pub async fn validate_provider_key(
         )
         .await?,
     ))
+}
+
+// --- the provider catalog (admin) ---------------------------------------------------------
+
+pub async fn list_catalog(
+    State(ctl): State<ControlState>,
+    _: Admin,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(catalog::list(&ctl, &Actor::Admin).await?))
+}
+
+pub async fn create_catalog_provider(
+    State(ctl): State<ControlState>,
+    _: Admin,
+    ApiJson(input): ApiJson<CreateCatalogProviderInput>,
+) -> Created<catalog::CatalogProviderView> {
+    Ok(created(catalog::create(&ctl, &Actor::Admin, input).await?))
+}
+
+pub async fn sync_catalog_models(
+    State(ctl): State<ControlState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(catalog::sync(&ctl, &Actor::Admin, &id).await?))
 }
 
 // --- kill switches (admin) ---------------------------------------------------------------

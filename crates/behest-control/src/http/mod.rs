@@ -171,6 +171,14 @@ pub fn routes(state: ControlState) -> Router {
             post(validate_provider_key),
         )
         // admin secret
+        .route(
+            "/auth/v1/admin/providers",
+            get(list_catalog).post(create_catalog_provider),
+        )
+        .route(
+            "/auth/v1/admin/providers/{id}/sync-models",
+            post(sync_catalog_models),
+        )
         .route("/auth/v1/admin/tenants/{tenant_id}/plan", put(set_plan))
         .route("/v1/admin/killswitch/global", post(kill_global))
         .route("/v1/admin/killswitch/tenant/{tenant_id}", post(kill_tenant))

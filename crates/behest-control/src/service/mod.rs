@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod catalog;
 pub mod killswitch;
 pub mod mint;
 pub mod models;
