@@ -29,11 +29,11 @@ async fn mint_error_rows(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("missing"));
-    for bad in [
-        "sk-proj-abc",
-        "behest_sk_live_short",
-        &format!("{}x", &key[..key.len() - 1]),
-    ] {
+    // Damaged: the last character changed (to one it is not already).
+    let last = if key.ends_with('x') { "y" } else { "x" };
+    let damaged = format!("{}{last}", &key[..key.len() - 1]);
+    assert_ne!(damaged, key);
+    for bad in ["sk-proj-abc", "behest_sk_live_short", &damaged] {
         let r = server.mint(bad, ok.clone()).await;
         assert_eq!(
             (r.status, r.error_code().as_str()),
