@@ -135,16 +135,9 @@ async fn provider_keys_are_checked_sealed_and_never_shown(backend: Backend) {
     // The list: last four only, and which projects use each provider.
     let project = server.create_project(&account, "Uses OpenAI").await;
     let project_id = project["id"].as_str().unwrap().to_owned();
-    let r = server
-        .settings(
-            &account,
-            &project_id,
-            "PUT",
-            "/model",
-            Some(json!({"provider_model": "gpt-5-mini"})),
-        )
+    server
+        .choose_model(&account, &project_id, "gpt-5-mini")
         .await;
-    assert_eq!(r.status, 200, "{r:?}");
     server
         .deploy_settings(&account, &project_id, json!({}))
         .await;
@@ -495,16 +488,9 @@ async fn a_tenants_own_key_serves_its_traffic(backend: Backend) {
     // OpenAI: the platform's key until the tenant brings one, then the tenant's at
     // once, and the platform's again once it is removed.
     let openai_project = server.project_with_token(&account, "GPT").await;
-    let r = server
-        .settings(
-            &account,
-            &openai_project.id,
-            "PUT",
-            "/model",
-            Some(json!({"provider_model": "gpt-4o-mini"})),
-        )
+    server
+        .choose_model(&account, &openai_project.id, "gpt-4o-mini")
         .await;
-    assert_eq!(r.status, 200, "{r:?}");
     server
         .deploy_settings(&account, &openai_project.id, json!({}))
         .await;
@@ -527,16 +513,9 @@ async fn a_tenants_own_key_serves_its_traffic(backend: Backend) {
     // Another tenant's traffic never carries this tenant's key.
     let other = server.signup("other-tenant@example.com").await;
     let other_project = server.project_with_token(&other, "Theirs").await;
-    let r = server
-        .settings(
-            &other,
-            &other_project.id,
-            "PUT",
-            "/model",
-            Some(json!({"provider_model": "gpt-4o-mini"})),
-        )
+    server
+        .choose_model(&other, &other_project.id, "gpt-4o-mini")
         .await;
-    assert_eq!(r.status, 200, "{r:?}");
     server
         .deploy_settings(&other, &other_project.id, json!({}))
         .await;

@@ -25,16 +25,9 @@ async fn memory_threads_and_usage_through_the_sdks(backend: Backend) {
     let server = Server::start_with(backend, &[], &fake_config(&fakes)).await;
     let account = server.signup("memory@example.com").await;
     let project = server.project_with_token(&account, "Memory").await;
-    let r = server
-        .settings(
-            &account,
-            &project.id,
-            "PUT",
-            "/model",
-            Some(json!({"provider_model": "gpt-4o-mini"})),
-        )
+    server
+        .choose_model(&account, &project.id, "gpt-4o-mini")
         .await;
-    assert_eq!(r.status, 200);
     server
         .deploy_settings(
             &account,

@@ -67,16 +67,9 @@ async fn the_playground_runs_the_draft(backend: Backend) {
     );
 
     // A draft model and draft settings, not deployed.
-    let r = server
-        .settings(
-            &account,
-            &project.id,
-            "PUT",
-            "/model",
-            Some(json!({"provider_model": "gpt-4o-mini"})),
-        )
+    server
+        .choose_model(&account, &project.id, "gpt-4o-mini")
         .await;
-    assert_eq!(r.status, 200, "{r:?}");
     let draft = json!({
         "system_prompt": "You are the draft.",
         "sentinel_mode": "enforce",

@@ -26,16 +26,7 @@ fn hello(text: &str) -> Value {
 }
 
 async fn use_model(server: &Server, account: &Account, project: &ProjectFixture, model: &str) {
-    let r = server
-        .settings(
-            account,
-            &project.id,
-            "PUT",
-            "/model",
-            Some(json!({"provider_model": model})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
+    server.choose_model(account, &project.id, model).await;
 }
 
 /// A token for another end user of the project.

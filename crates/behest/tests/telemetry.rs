@@ -65,16 +65,9 @@ async fn metrics_count_every_outcome() {
     let server = Server::start_with(Backend::Sqlite, &[], &providers(&fakes)).await;
     let account = server.signup("metrics@example.com").await;
     let project = server.project_with_token(&account, "Metrics").await;
-    let r = server
-        .settings(
-            &account,
-            &project.id,
-            "PUT",
-            "/model",
-            Some(json!({"provider_model": "gpt-4o-mini"})),
-        )
+    server
+        .choose_model(&account, &project.id, "gpt-4o-mini")
         .await;
-    assert_eq!(r.status, 200, "{r:?}");
     server
         .deploy_settings(
             &account,
@@ -314,16 +307,9 @@ async fn traces_reach_an_otlp_collector_with_genai_attributes() {
     .await;
     let account = server.signup("traces@example.com").await;
     let project = server.project_with_token(&account, "Traces").await;
-    let r = server
-        .settings(
-            &account,
-            &project.id,
-            "PUT",
-            "/model",
-            Some(json!({"provider_model": "gpt-4o-mini"})),
-        )
+    server
+        .choose_model(&account, &project.id, "gpt-4o-mini")
         .await;
-    assert_eq!(r.status, 200, "{r:?}");
     let answered = server
         .chat(&project.slug, &project.token, hello("hello"))
         .await;

@@ -370,6 +370,20 @@ impl Server {
         self.call(method, &path, Some(&account.session), body).await
     }
 
+    /// `PUT .../settings/model`: the draft model, asserted to be accepted.
+    pub async fn choose_model(&self, account: &Account, project_id: &str, model: &str) {
+        let r = self
+            .settings(
+                account,
+                project_id,
+                "PUT",
+                "/model",
+                Some(json!({"provider_model": model})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+
     /// `PUT .../settings` then `POST .../settings/deploy`, both asserted to succeed.
     pub async fn deploy_settings(&self, account: &Account, project_id: &str, change: Value) {
         let put = self
