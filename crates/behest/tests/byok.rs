@@ -136,10 +136,7 @@ async fn provider_keys_are_checked_sealed_and_never_shown(backend: Backend) {
     let project = server.create_project(&account, "Uses OpenAI").await;
     let project_id = project["id"].as_str().unwrap().to_owned();
     server
-        .choose_model(&account, &project_id, "gpt-5-mini")
-        .await;
-    server
-        .deploy_settings(&account, &project_id, json!({}))
+        .deploy_model(&account, &project_id, "gpt-5-mini")
         .await;
     let list_path = format!("/auth/v1/tenants/{}/providers", account.tenant_id);
     let r = server
@@ -489,10 +486,7 @@ async fn a_tenants_own_key_serves_its_traffic(backend: Backend) {
     // once, and the platform's again once it is removed.
     let openai_project = server.project_with_token(&account, "GPT").await;
     server
-        .choose_model(&account, &openai_project.id, "gpt-4o-mini")
-        .await;
-    server
-        .deploy_settings(&account, &openai_project.id, json!({}))
+        .deploy_model(&account, &openai_project.id, "gpt-4o-mini")
         .await;
     let chat = || server.chat(&openai_project.slug, &openai_project.token, hello.clone());
     assert_eq!(chat().await.status, 200);
@@ -514,10 +508,7 @@ async fn a_tenants_own_key_serves_its_traffic(backend: Backend) {
     let other = server.signup("other-tenant@example.com").await;
     let other_project = server.project_with_token(&other, "Theirs").await;
     server
-        .choose_model(&other, &other_project.id, "gpt-4o-mini")
-        .await;
-    server
-        .deploy_settings(&other, &other_project.id, json!({}))
+        .deploy_model(&other, &other_project.id, "gpt-4o-mini")
         .await;
     let r = server
         .chat(&other_project.slug, &other_project.token, hello.clone())

@@ -384,6 +384,12 @@ impl Server {
         assert_eq!(r.status, 200, "{r:?}");
     }
 
+    /// The model chosen and deployed: live traffic uses it from now on.
+    pub async fn deploy_model(&self, account: &Account, project_id: &str, model: &str) {
+        self.choose_model(account, project_id, model).await;
+        self.deploy_settings(account, project_id, json!({})).await;
+    }
+
     /// `PUT .../settings` then `POST .../settings/deploy`, both asserted to succeed.
     pub async fn deploy_settings(&self, account: &Account, project_id: &str, change: Value) {
         let put = self
