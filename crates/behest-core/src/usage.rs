@@ -84,6 +84,22 @@ pub struct UsageTotals {
     pub cost_usd: f64,
 }
 
+impl UsageTotals {
+    /// The sum of parts (a report's totals are its buckets' sum: one read of the
+    /// records, so the two cannot disagree while records are being written).
+    pub fn of<'a>(parts: impl IntoIterator<Item = &'a UsageTotals>) -> UsageTotals {
+        parts
+            .into_iter()
+            .fold(UsageTotals::default(), |sum, part| UsageTotals {
+                requests: sum.requests + part.requests,
+                prompt_tokens: sum.prompt_tokens + part.prompt_tokens,
+                completion_tokens: sum.completion_tokens + part.completion_tokens,
+                total_tokens: sum.total_tokens + part.total_tokens,
+                cost_usd: sum.cost_usd + part.cost_usd,
+            })
+    }
+}
+
 /// The sums of one bucket (`start` as the bucket column spells it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct UsageBucket {
@@ -133,6 +149,20 @@ pub fn bucket_start(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn totals_are_the_sum_of_their_parts() {
+        let part = |requests, cost_usd| UsageTotals {
+            requests,
+            prompt_tokens: requests * 10,
+            completion_tokens: requests * 2,
+            total_tokens: requests * 12,
+            cost_usd,
+        };
+        let sum = UsageTotals::of(&[part(1, 0.5), part(3, 0.25)]);
+        assert_eq!(sum, part(4, 0.75));
+        assert_eq!(UsageTotals::of(&[]), UsageTotals::default());
+    }
 
     #[test]
     fn buckets_start_at_their_first_instant() {

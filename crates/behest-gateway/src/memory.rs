@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use behest_core::memory::{NewMessage, StoredMessage, ThreadKey, ThreadRow};
-use behest_core::usage::{Granularity, UsageBucket, UsageQuery, UsageTotals};
+use behest_core::usage::{Granularity, UsageBucket, UsageQuery};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use uuid::Uuid;
@@ -50,7 +50,6 @@ pub trait UsageReader: Send + Sync + 'static {
         query: &UsageQuery,
         granularity: Granularity,
     ) -> BackendResult<Vec<UsageBucket>>;
-    async fn totals(&self, query: &UsageQuery) -> BackendResult<UsageTotals>;
 }
 
 /// Memory in this process only (tests, and a gateway wired without a store).
@@ -150,9 +149,5 @@ pub struct NoUsage;
 impl UsageReader for NoUsage {
     async fn buckets(&self, _: &UsageQuery, _: Granularity) -> BackendResult<Vec<UsageBucket>> {
         Ok(Vec::new())
-    }
-
-    async fn totals(&self, _: &UsageQuery) -> BackendResult<UsageTotals> {
-        Ok(UsageTotals::default())
     }
 }

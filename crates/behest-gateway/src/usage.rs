@@ -82,9 +82,11 @@ pub async fn get(
         to,
     };
     let usage = gateway.usage();
-    let (buckets, totals) =
-        tokio::try_join!(usage.buckets(&query, granularity), usage.totals(&query))
-            .map_err(ApiError::internal)?;
+    let buckets = usage
+        .buckets(&query, granularity)
+        .await
+        .map_err(ApiError::internal)?;
+    let totals = UsageTotals::of(buckets.iter().map(|b| &b.totals));
     Ok(Json(UsageView {
         from,
         to,

@@ -10,7 +10,7 @@
 //! Also the usage API's reader over the store.
 
 use async_trait::async_trait;
-use behest_core::usage::{Granularity, UsageBucket, UsageQuery, UsageRecord, UsageTotals};
+use behest_core::usage::{Granularity, UsageBucket, UsageQuery, UsageRecord};
 use behest_gateway::memory::{BackendError, BackendResult, UsageReader};
 use behest_gateway::outcome::{Outcome, OutcomeSink, TokenSource};
 use behest_store::Store;
@@ -233,9 +233,5 @@ impl UsageReader for StoreUsage {
             .usage_buckets(query, granularity)
             .await
             .map_err(backend)
-    }
-
-    async fn totals(&self, query: &UsageQuery) -> BackendResult<UsageTotals> {
-        self.0.usage_totals(query).await.map_err(backend)
     }
 }

@@ -69,12 +69,13 @@ pub async fn project_usage(
         from: input.from,
         to: input.to,
     };
-    let (buckets, totals, users, sessions) = tokio::try_join!(
+    let (buckets, users, sessions) = tokio::try_join!(
         ctl.store.usage_buckets(&query, input.granularity),
-        ctl.store.usage_totals(&query),
         ctl.store.usage_top(&query, false, TOP),
         ctl.store.usage_top(&query, true, TOP),
     )?;
+    // The totals are the buckets' sum: one read, so they cannot disagree.
+    let totals = UsageTotals::of(buckets.iter().map(|b| &b.totals));
     Ok(ProjectUsageView {
         project_id: project.id,
         from: input.from,
