@@ -10,7 +10,7 @@ mod common;
 
 use behest_fakes::FakeProviders;
 use behest_testkit::Tests;
-use common::{Account, Backend, Server, ADMIN_SECRET};
+use common::{Account, Backend, Server};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -70,18 +70,11 @@ async fn put_key(
 }
 
 async fn make_pro(server: &Server, account: &Account) {
+    let path = format!("/auth/v1/admin/tenants/{}/plan", account.tenant_id);
     let r = server
-        .http
-        .put(server.url(&format!(
-            "/auth/v1/admin/tenants/{}/plan",
-            account.tenant_id
-        )))
-        .header("x-admin-secret", ADMIN_SECRET)
-        .json(&json!({"plan": "pro"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+        .admin("PUT", &path, Some(json!({"plan": "pro"})))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
 }
 
 async fn provider_keys_are_checked_sealed_and_never_shown(backend: Backend) {

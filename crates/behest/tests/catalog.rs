@@ -9,7 +9,7 @@ mod common;
 
 use behest_fakes::FakeProviders;
 use behest_testkit::Tests;
-use common::{Backend, Server, ADMIN_SECRET};
+use common::{Backend, Server};
 use serde_json::{json, Value};
 
 fn config(fakes: &FakeProviders) -> String {
@@ -20,17 +20,6 @@ fn config(fakes: &FakeProviders) -> String {
          [providers.cohere]\napi_key = \"platformcoherekey000000000000000000000000\"\nbase_url = \"{root}\"\n\
          [providers.anthropic]\nbase_url = \"{root}\"\n"
     )
-}
-
-async fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> common::Response {
-    let mut request = server
-        .http
-        .request(method.parse().unwrap(), server.url(path))
-        .header("x-admin-secret", ADMIN_SECRET);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    common::Response::from_reqwest(request.send().await.unwrap()).await
 }
 
 /// A self-hosted, keyless OpenAI-compatible server's `GET /v1/models` (vLLM's shape).
@@ -74,7 +63,7 @@ async fn the_catalog_lists_adds_and_syncs(backend: Backend) {
     let r = server.call("GET", path, Some(&account.session), None).await;
     assert_eq!(r.status, 401);
 
-    let r = admin(&server, "GET", path, None).await;
+    let r = server.admin("GET", path, None).await;
     assert_eq!(r.status, 200, "{r:?}");
     let slugs: Vec<&str> = r.body["providers"]
         .as_array()
@@ -106,7 +95,9 @@ async fn the_catalog_lists_adds_and_syncs(backend: Backend) {
 
     // Sync: each provider's own models endpoint, with the platform key.
     fakes.clear().await;
-    let r = admin(&server, "POST", &format!("{path}/google/sync-models"), None).await;
+    let r = server
+        .admin("POST", &format!("{path}/google/sync-models"), None)
+        .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["discovered"], 1, "{r:?}");
     let seen = fakes.requests().await;
@@ -115,52 +106,52 @@ async fn the_catalog_lists_adds_and_syncs(backend: Backend) {
         seen[0].headers.get("x-goog-api-key").map(String::as_str),
         Some("AIzaSyPlatformKey0000000000000000000000")
     );
-    let r = admin(&server, "POST", &format!("{path}/cohere/sync-models"), None).await;
+    let r = server
+        .admin("POST", &format!("{path}/cohere/sync-models"), None)
+        .await;
     assert_eq!(
         (r.status, r.body["discovered"].clone()),
         (200, json!(2)),
         "{r:?}"
     );
-    let r = admin(&server, "POST", &format!("{path}/openai/sync-models"), None).await;
+    let r = server
+        .admin("POST", &format!("{path}/openai/sync-models"), None)
+        .await;
     assert_eq!(r.status, 200, "{r:?}");
-    let r = admin(&server, "GET", path, None).await;
+    let r = server.admin("GET", path, None).await;
     let cohere_after = entry(&r, "cohere")["model_count"].as_u64().unwrap();
     assert!(
         cohere_after > cohere_before,
         "a model the registry did not know is counted: {cohere_before} → {cohere_after}"
     );
     // Syncing again changes no count (upsert, not append).
-    admin(&server, "POST", &format!("{path}/cohere/sync-models"), None).await;
-    let again = admin(&server, "GET", path, None).await;
+    server
+        .admin("POST", &format!("{path}/cohere/sync-models"), None)
+        .await;
+    let again = server.admin("GET", path, None).await;
     assert_eq!(
         entry(&again, "cohere")["model_count"].as_u64().unwrap(),
         cohere_after
     );
 
     // No platform key: nothing to sync with.
-    let r = admin(
-        &server,
-        "POST",
-        &format!("{path}/anthropic/sync-models"),
-        None,
-    )
-    .await;
+    let r = server
+        .admin("POST", &format!("{path}/anthropic/sync-models"), None)
+        .await;
     assert_eq!(
         (r.status, r.error_code().as_str()),
         (422, "PROVIDER_NOT_CONFIGURED"),
         "{r:?}"
     );
-    let r = admin(&server, "POST", &format!("{path}/nope/sync-models"), None).await;
+    let r = server
+        .admin("POST", &format!("{path}/nope/sync-models"), None)
+        .await;
     assert_eq!(r.status, 404);
 
     // Adding a provider: validated, unique, synced from its endpoint without credentials.
-    let r = admin(
-        &server,
-        "POST",
-        path,
-        Some(json!({"name": "", "slug": "Bad Slug"})),
-    )
-    .await;
+    let r = server
+        .admin("POST", path, Some(json!({"name": "", "slug": "Bad Slug"})))
+        .await;
     assert_eq!(r.status, 400, "{r:?}");
     let params = r.param().unwrap();
     for field in ["name", "slug", "displayName"] {
@@ -174,16 +165,18 @@ async fn the_catalog_lists_adds_and_syncs(backend: Backend) {
         "modelsEndpointAuthType": "none",
         "supportedFeatures": {"streaming": true},
     });
-    let r = admin(&server, "POST", path, Some(body.clone())).await;
+    let r = server.admin("POST", path, Some(body.clone())).await;
     assert_eq!(r.status, 201, "{r:?}");
     let id = r.str("id");
     assert_eq!(
         (r.body["model_count"].clone(), r.body["is_active"].clone()),
         (json!(0), json!(true))
     );
-    let r = admin(&server, "POST", path, Some(body)).await;
+    let r = server.admin("POST", path, Some(body)).await;
     assert_eq!((r.status, r.error_code().as_str()), (409, "conflict"));
-    let r = admin(&server, "POST", &format!("{path}/{id}/sync-models"), None).await;
+    let r = server
+        .admin("POST", &format!("{path}/{id}/sync-models"), None)
+        .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(
         r.body["model_count"], 2,

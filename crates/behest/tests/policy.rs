@@ -10,7 +10,7 @@ mod common;
 
 use behest_fakes::FakeProviders;
 use behest_testkit::{Need, Tests};
-use common::{Account, Backend, Database, ProjectFixture, Server, ADMIN_SECRET};
+use common::{Account, Backend, Database, ProjectFixture, Server};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -384,17 +384,6 @@ async fn the_ledger_survives_a_restart() {
     server.stop().await;
 }
 
-async fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> common::Response {
-    let mut request = server
-        .http
-        .request(method.parse().unwrap(), server.url(path))
-        .header("x-admin-secret", ADMIN_SECRET);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    common::Response::from_reqwest(request.send().await.unwrap()).await
-}
-
 async fn kill_switches_stop_every_scope_and_streams_in_flight(backend: Backend) {
     let fakes = FakeProviders::start().await.unwrap();
     let mut server = Server::start_with(backend, &[], &fake_config(&fakes)).await;
@@ -426,13 +415,13 @@ async fn kill_switches_stop_every_scope_and_streams_in_flight(backend: Backend) 
     assert_eq!(stream.status(), 200);
     assert!(stream.chunk().await.unwrap().is_some());
     let flipped = Instant::now();
-    let r = admin(
-        &server,
-        "POST",
-        &format!("/v1/admin/killswitch/project/{}", project.id),
-        Some(json!({"enabled": true})),
-    )
-    .await;
+    let r = server
+        .admin(
+            "POST",
+            &format!("/v1/admin/killswitch/project/{}", project.id),
+            Some(json!({"enabled": true})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(
         r.body,
@@ -463,13 +452,13 @@ async fn kill_switches_stop_every_scope_and_streams_in_flight(backend: Backend) 
     );
 
     // Tenant and global scopes; the status lists what is on.
-    let r = admin(
-        &server,
-        "POST",
-        &format!("/v1/admin/killswitch/tenant/{}", account.tenant_id),
-        Some(json!({"enabled": true})),
-    )
-    .await;
+    let r = server
+        .admin(
+            "POST",
+            &format!("/v1/admin/killswitch/tenant/{}", account.tenant_id),
+            Some(json!({"enabled": true})),
+        )
+        .await;
     assert_eq!(r.body["tenantId"], account.tenant_id.as_str());
     assert_eq!(
         server
@@ -478,33 +467,31 @@ async fn kill_switches_stop_every_scope_and_streams_in_flight(backend: Backend) 
             .status,
         503
     );
-    let r = admin(
-        &server,
-        "POST",
-        "/v1/admin/killswitch/global",
-        Some(json!({"enabled": true})),
-    )
-    .await;
+    let r = server
+        .admin(
+            "POST",
+            "/v1/admin/killswitch/global",
+            Some(json!({"enabled": true})),
+        )
+        .await;
     assert_eq!(r.body, json!({"killswitch": "global", "enabled": true}));
-    let status = admin(&server, "GET", "/v1/admin/killswitch/status", None).await;
+    let status = server
+        .admin("GET", "/v1/admin/killswitch/status", None)
+        .await;
     assert_eq!(status.body["global"], true);
     assert_eq!(status.body["tenants"], json!([account.tenant_id]));
     assert_eq!(status.body["projects"], json!([project.id]));
-    let unknown = admin(
-        &server,
-        "POST",
-        &format!("/v1/admin/killswitch/project/{}", uuid::Uuid::new_v4()),
-        Some(json!({"enabled": true})),
-    )
-    .await;
+    let unknown = server
+        .admin(
+            "POST",
+            &format!("/v1/admin/killswitch/project/{}", uuid::Uuid::new_v4()),
+            Some(json!({"enabled": true})),
+        )
+        .await;
     assert_eq!(unknown.status, 404);
-    let bad = admin(
-        &server,
-        "POST",
-        "/v1/admin/killswitch/global",
-        Some(json!({})),
-    )
-    .await;
+    let bad = server
+        .admin("POST", "/v1/admin/killswitch/global", Some(json!({})))
+        .await;
     assert_eq!((bad.status, bad.param().as_deref()), (400, Some("enabled")));
 
     // Durable: still on after a restart; then off again, scope by scope.
@@ -522,7 +509,9 @@ async fn kill_switches_stop_every_scope_and_streams_in_flight(backend: Backend) 
         "/v1/admin/killswitch/global".to_owned(),
         format!("/v1/admin/killswitch/tenant/{}", account.tenant_id),
     ] {
-        let r = admin(&server, "POST", &path, Some(json!({"enabled": false}))).await;
+        let r = server
+            .admin("POST", &path, Some(json!({"enabled": false})))
+            .await;
         assert_eq!(r.body["enabled"], false);
     }
     assert_eq!(
@@ -548,7 +537,9 @@ async fn without_a_secret_the_admin_routes_are_not_there() {
         ("POST", "/v1/admin/killswitch/global"),
         ("GET", "/v1/admin/killswitch/status"),
     ] {
-        let r = admin(&server, method, path, Some(json!({"enabled": true}))).await;
+        let r = server
+            .admin(method, path, Some(json!({"enabled": true})))
+            .await;
         assert_eq!(
             (r.status, r.error_code().as_str()),
             (404, "not_found"),
@@ -593,13 +584,13 @@ async fn limits_hold_across_replicas() {
     let other = token_for(&a, &project, "someone-else", None).await;
     assert_eq!(b.chat(&project.slug, &other, hello("hi")).await.status, 200);
     let flipped = Instant::now();
-    let r = admin(
-        &a,
-        "POST",
-        &format!("/v1/admin/killswitch/project/{}", project.id),
-        Some(json!({"enabled": true})),
-    )
-    .await;
+    let r = a
+        .admin(
+            "POST",
+            &format!("/v1/admin/killswitch/project/{}", project.id),
+            Some(json!({"enabled": true})),
+        )
+        .await;
     assert_eq!(r.status, 200);
     loop {
         if b.chat(&project.slug, &other, hello("hi")).await.status == 503 {

@@ -246,6 +246,18 @@ impl Server {
         self.call_host(method, path, None, bearer, body).await
     }
 
+    /// A request carrying the admin secret.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Response {
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .header("x-admin-secret", ADMIN_SECRET);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Response::from_reqwest(request.send().await.unwrap()).await
+    }
+
     /// A request with the `Host` header of a project host (`{slug}.localhost:PORT`).
     pub async fn call_host(
         &self,
