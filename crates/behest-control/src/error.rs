@@ -19,6 +19,13 @@ pub enum ControlError {
         message: String,
         param: Option<String>,
     },
+    /// Not now: come back after `retry_after` seconds (a login delay, a full queue).
+    #[error("{message}")]
+    RetryLater {
+        code: ErrorCode,
+        message: String,
+        retry_after: u64,
+    },
     /// The store failed; the caller gets a bare "internal error".
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -55,6 +62,18 @@ impl ControlError {
         ControlError::refused(ErrorCode::InvalidToken, message)
     }
 
+    pub fn retry_later(
+        code: ErrorCode,
+        message: impl Into<String>,
+        retry_after: u64,
+    ) -> ControlError {
+        ControlError::RetryLater {
+            code,
+            message: message.into(),
+            retry_after: retry_after.max(1),
+        }
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> ControlError {
         ControlError::Internal(cause.to_string())
     }
@@ -75,10 +94,19 @@ impl ControlError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ControlError::Invalid(_) => ErrorCode::ValidationError,
-            ControlError::Refused { code, .. } => *code,
+            ControlError::Refused { code, .. } | ControlError::RetryLater { code, .. } => *code,
             ControlError::Store(_) | ControlError::Internal(_) => ErrorCode::InternalError,
         }
     }
+}
+
+/// 403 `OBJECT_LIMIT_REACHED`, naming the limit (its configuration key) and its value.
+pub fn object_limit(name: &str, limit: usize, what: &str) -> ControlError {
+    ControlError::refused(
+        ErrorCode::ObjectLimitReached,
+        format!("limit reached: at most {limit} {what} ({name})"),
+    )
+    .with_param(name)
 }
 
 impl From<SettingsRejection> for ControlError {
@@ -114,6 +142,16 @@ impl From<ControlError> for ApiError {
                 message,
                 param,
                 retry_after: None,
+            },
+            ControlError::RetryLater {
+                code,
+                message,
+                retry_after,
+            } => ApiError {
+                code,
+                message,
+                param: None,
+                retry_after: Some(retry_after),
             },
             ControlError::Store(err) => ApiError::internal(err),
             ControlError::Internal(cause) => ApiError::internal(cause),

@@ -13,15 +13,31 @@ use behest_store::{SettingsRow, Store, StoreError};
 use std::collections::HashMap;
 use uuid::Uuid;
 
+/// Seconds past a token's longest lifetime that a revoked key stays in the image (the
+/// verifier's clock skew, rounded up).
+const REVOCATION_MARGIN_SECS: i64 = 60;
+
 /// The whole image, keyed as the live state keeps it.
 pub async fn build(store: &dyn Store) -> Result<HashMap<String, String>, StoreError> {
-    let (projects, settings, keys, switches, provider_keys) = tokio::try_join!(
+    // Tokens live at most a day (plus the clock skew): keys revoked before that can
+    // have no token left, and leave the image.
+    let revoked_since = chrono::Utc::now()
+        - chrono::Duration::seconds(*behest_core::mint::TTL_RANGE.end() + REVOCATION_MARGIN_SECS);
+    let (projects, settings, keys, switches, provider_keys, revoked) = tokio::try_join!(
         store.all_projects(),
         store.all_settings(),
         store.active_tenant_signing_keys(),
         store.kill_switches(),
         store.all_provider_keys(),
+        store.revoked_api_keys_since(revoked_since),
     )?;
+    let mut revoked_by_project: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (project_id, key_id) in revoked {
+        revoked_by_project
+            .entry(project_id)
+            .or_default()
+            .push(key_id);
+    }
     let mut by_tenant: HashMap<Uuid, Vec<SealedProviderKey>> = HashMap::new();
     for key in provider_keys {
         by_tenant
@@ -51,6 +67,12 @@ pub async fn build(store: &dyn Store) -> Result<HashMap<String, String>, StoreEr
                 // Live traffic sees the deployed snapshot and the live model; a draft
                 // is never live.
                 policy: ProjectPolicy::new(deployed, model),
+                revoked_keys: {
+                    let mut keys = revoked_by_project.remove(&project.id).unwrap_or_default();
+                    // A stable order: an unchanged set must encode to the same entry.
+                    keys.sort_unstable();
+                    keys
+                },
             }))
         })
         .chain(keys.into_iter().map(|key| {

@@ -11,14 +11,18 @@ pub mod error;
 pub mod http;
 pub mod image;
 mod input;
+pub mod passwords;
 pub mod platform_keys;
 pub mod provisioning;
 pub mod recent;
 pub mod service;
+pub mod sign_in_limits;
 mod state;
 pub mod views;
 
 pub use error::{ControlError, ControlResult};
 pub use http::routes;
 pub use service::Actor;
-pub use state::{ChangeFeed, ControlConfig, ControlState, NoChangeFeed, ProviderAccess};
+pub use state::{
+    ChangeFeed, ControlConfig, ControlState, NoChangeFeed, ObjectLimits, ProviderAccess,
+};

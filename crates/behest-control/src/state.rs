@@ -22,6 +22,32 @@ pub struct ControlConfig {
     pub platform_providers: Vec<behest_providers::Provider>,
     /// The known models: the built-in catalog and the operator's additions.
     pub models: Arc<behest_providers::ModelRegistry>,
+    /// Quotas on objects that cost nothing to create.
+    pub object_limits: ObjectLimits,
+    /// Growing delays after failed sign-ins.
+    pub sign_in_limits: crate::sign_in_limits::SignInLimits,
+}
+
+/// Quotas on free objects, so the free plan's three projects cannot be multiplied by
+/// creating tenants, nor memory grown by creating keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectLimits {
+    /// Tenants a user may own (the signup's included).
+    pub tenants_per_user: usize,
+    /// Active API keys per project.
+    pub api_keys_per_project: usize,
+    /// Active signing keys per tenant.
+    pub signing_keys_per_tenant: usize,
+}
+
+impl Default for ObjectLimits {
+    fn default() -> Self {
+        ObjectLimits {
+            tenants_per_user: 5,
+            api_keys_per_project: 25,
+            signing_keys_per_tenant: 10,
+        }
+    }
 }
 
 /// Told about every change live traffic must see (a project created or suspended, a
@@ -99,6 +125,10 @@ pub struct ControlState {
     pub providers: Option<Arc<ProviderAccess>>,
     /// Playground calls per (user, project) in the last hour.
     pub(crate) playground_calls: Arc<crate::recent::RecentCalls<(uuid::Uuid, uuid::Uuid)>>,
+    /// Where Argon2 runs: a bounded pool.
+    pub(crate) passwords: Arc<crate::passwords::PasswordPool>,
+    /// Failed sign-ins per account and address (in the shared counters when wired).
+    pub(crate) sign_in: Arc<crate::sign_in_limits::SignInGuard>,
     ready: Arc<AtomicBool>,
 }
 
@@ -112,7 +142,13 @@ impl ControlState {
     }
 
     pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, config: ControlConfig) -> Self {
+        let sign_in = Arc::new(crate::sign_in_limits::SignInGuard::new(
+            Arc::new(behest_live::InProcessCounters::default()),
+            config.sign_in_limits,
+        ));
         ControlState {
+            passwords: Arc::new(crate::passwords::PasswordPool::default()),
+            sign_in,
             store,
             keyring,
             config: Arc::new(config),
@@ -128,6 +164,16 @@ impl ControlState {
 
     pub fn with_change_feed(mut self, changes: Arc<dyn ChangeFeed>) -> Self {
         self.changes = changes;
+        self
+    }
+
+    /// Counts failed sign-ins in `counters` (the gateway's: shared through Redis when
+    /// there is one) instead of this process's own.
+    pub fn with_counters(mut self, counters: Arc<dyn behest_live::Counters>) -> Self {
+        self.sign_in = Arc::new(crate::sign_in_limits::SignInGuard::new(
+            counters,
+            self.config.sign_in_limits,
+        ));
         self
     }
 

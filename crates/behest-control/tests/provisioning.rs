@@ -75,6 +75,8 @@ async fn start() -> App {
             session_ttl: chrono::Duration::hours(1),
             platform_providers: Vec::new(),
             models: Arc::new(behest_providers::ModelRegistry::builtin().clone()),
+            object_limits: Default::default(),
+            sign_in_limits: Default::default(),
         },
     );
     let provisioner = Arc::new(Flaky::default());

@@ -73,6 +73,9 @@ error_codes! {
     Forbidden => "forbidden", 403, "permission_error", Debug;
     ProjectLimitReached => "PROJECT_LIMIT_REACHED", 403, "permission_error", Info;
     ByoakRequiresPro => "BYOAK_REQUIRES_PRO", 403, "permission_error", Debug;
+    /// A quota on free objects (tenants per user, API keys per project, signing keys
+    /// per tenant); the message names the limit.
+    ObjectLimitReached => "OBJECT_LIMIT_REACHED", 403, "permission_error", Info;
     // 404, 405
     NotFound => "not_found", 404, "not_found_error", Debug;
     TenantNotFound => "TENANT_NOT_FOUND", 404, "not_found_error", Debug;
@@ -105,6 +108,8 @@ error_codes! {
     /// The shared counters are away and the project's budgets fail closed.
     BudgetUnavailable => "budget_unavailable", 503, "api_error", Warn;
     NotReady => "not_ready", 503, "api_error", Info;
+    /// Work this process bounds (password hashing) is at its limit; retry shortly.
+    Overloaded => "overloaded", 503, "api_error", Warn;
     ServerShuttingDown => "server_shutting_down", 503, "api_error", Info;
     UpstreamTimeout => "upstream_timeout", 504, "api_error", Warn;
 }

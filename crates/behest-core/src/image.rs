@@ -26,6 +26,10 @@ pub struct ProjectEntry {
     pub slug: String,
     pub suspended: bool,
     pub policy: ProjectPolicy,
+    /// API keys revoked within a token's longest lifetime: the tokens they minted
+    /// (which name them in their `jti`) are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_keys: Vec<Uuid>,
 }
 
 impl ProjectEntry {
@@ -137,6 +141,7 @@ mod tests {
             slug: "amber-fox-042".into(),
             suspended: false,
             policy: ProjectPolicy::default(),
+            revoked_keys: Vec::new(),
         }));
         let (key, json) = project.encode().unwrap();
         assert!(key.starts_with(PROJECT_PREFIX));

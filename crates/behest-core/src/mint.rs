@@ -106,3 +106,48 @@ mod tests {
         );
     }
 }
+
+/// A minted token's `jti`: a UUID (version 8, RFC 9562's custom layout) whose first 64
+/// bits carry the minting API key's tag ([`key_tag`]) and the rest random bits. So the
+/// key's id travels in the token without a claim the SDKs do not know, and a revoked
+/// key's tokens can be refused.
+pub fn minted_jti(api_key: uuid::Uuid) -> uuid::Uuid {
+    let mut bytes = *uuid::Uuid::new_v4().as_bytes();
+    bytes[..8].copy_from_slice(&key_tag(api_key).to_be_bytes());
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+/// The 60 bits of an API key id that [`minted_jti`] keeps (the version nibble is the
+/// jti's own).
+pub fn key_tag(api_key: uuid::Uuid) -> u64 {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&api_key.as_bytes()[..8]);
+    u64::from_be_bytes(head) & !0x0000_0000_0000_F000
+}
+
+/// The key tag of a `jti` that [`minted_jti`] made; `None` for any other (a tenant's
+/// SDK writes version-4 UUIDs).
+pub fn jti_key_tag(jti: &str) -> Option<u64> {
+    let id = uuid::Uuid::parse_str(jti).ok()?;
+    (id.get_version_num() == 8).then(|| key_tag(id))
+}
+
+#[cfg(test)]
+mod jti_tests {
+    use super::*;
+
+    #[test]
+    fn a_minted_jti_is_a_unique_uuid_that_names_its_key() {
+        let key = uuid::Uuid::new_v4();
+        let (a, b) = (minted_jti(key), minted_jti(key));
+        assert_ne!(a, b);
+        assert_eq!(a.get_version_num(), 8);
+        assert_eq!(jti_key_tag(&a.to_string()), Some(key_tag(key)));
+        assert_ne!(
+            jti_key_tag(&a.to_string()),
+            Some(key_tag(uuid::Uuid::new_v4()))
+        );
+        assert_eq!(jti_key_tag(&uuid::Uuid::new_v4().to_string()), None);
+        assert_eq!(jti_key_tag("not a uuid"), None);
+    }
+}

@@ -49,6 +49,7 @@ fn gateway(counters: Arc<dyn Counters>) -> (GatewayState, Principal) {
         slug: "amber-fox-042".into(),
         suspended: false,
         policy: ProjectPolicy::default(),
+        revoked_keys: Vec::new(),
     };
     directory.load_image(&HashMap::from([ImageEntry::Project(Box::new(entry))
         .encode()

@@ -36,6 +36,9 @@ pub struct ProjectSnapshot {
     /// Per tier, in `sort_order`: a token's integer `tier` indexes this.
     pub tiers: Vec<Arc<ActivePolicy>>,
     tier_names: Vec<String>,
+    /// Tags ([`behest_core::mint::key_tag`]) of the API keys whose minted tokens are
+    /// refused (revoked, not rotated).
+    pub revoked_keys: HashSet<u64>,
 }
 
 impl ProjectSnapshot {
@@ -55,6 +58,11 @@ impl ProjectSnapshot {
             policy: Arc::new(ActivePolicy::new(policy.effective(None, default_model))),
             tiers,
             tier_names: policy.tiers.iter().map(|t| t.name.clone()).collect(),
+            revoked_keys: entry
+                .revoked_keys
+                .iter()
+                .map(|id| behest_core::mint::key_tag(*id))
+                .collect(),
         }
     }
 
@@ -104,6 +112,7 @@ impl CorsPolicy {
 
 /// A tenant's registered signing key.
 pub struct TenantKey {
+    pub kid: String,
     pub tenant_id: Uuid,
     pub decoding: DecodingKey,
 }
@@ -115,6 +124,7 @@ impl TenantKey {
         let (n, e) = behest_auth::rsa_keys::components(&public);
         let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| e.to_string())?;
         Ok(TenantKey {
+            kid: entry.kid.clone(),
             tenant_id: entry.tenant_id,
             decoding,
         })
@@ -125,7 +135,7 @@ impl TenantKey {
 pub struct DirectorySnapshot {
     by_slug: HashMap<String, Arc<ProjectSnapshot>>,
     by_id: HashMap<Uuid, Arc<ProjectSnapshot>>,
-    tenant_keys: HashMap<String, TenantKey>,
+    tenant_keys: HashMap<String, Arc<TenantKey>>,
     /// Tenants' own provider keys, opened, ready to send.
     tenant_credentials: HashMap<(Uuid, Provider), Credentials>,
     kill_switches: KillSwitches,
@@ -142,7 +152,7 @@ impl DirectorySnapshot {
         self.by_id.get(id)
     }
 
-    pub fn tenant_key(&self, kid: &str) -> Option<&TenantKey> {
+    pub fn tenant_key(&self, kid: &str) -> Option<&Arc<TenantKey>> {
         self.tenant_keys.get(kid)
     }
 
@@ -168,12 +178,29 @@ pub struct Directory {
     changed: tokio::sync::watch::Sender<u64>,
     /// The model of projects (and tiers) that chose none.
     default_model: String,
-    /// The image `current` was built from: an identical image is not rebuilt, so the
-    /// generation (and the verified-token cache keyed on it) survives reloads that
-    /// change nothing.
-    loaded: std::sync::Mutex<HashMap<String, String>>,
+    /// The image `current` was built from, entry by entry with what each became: an
+    /// identical image changes nothing, and an entry whose JSON did not change is not
+    /// parsed, resolved or opened again (its `Arc`s are kept, so what was derived from
+    /// one project or key, such as verified tokens, stays valid when another changes).
+    loaded: std::sync::Mutex<HashMap<String, Loaded>>,
     /// Opens tenants' provider keys; without it they are ignored (logged).
     secrets: Option<TenantSecrets>,
+}
+
+/// One live image entry and what it was turned into.
+struct Loaded {
+    json: String,
+    parsed: Parsed,
+}
+
+#[derive(Clone)]
+enum Parsed {
+    Project(Arc<ProjectSnapshot>),
+    SigningKey(Arc<TenantKey>),
+    ProviderKeys(Vec<((Uuid, Provider), Credentials)>),
+    KillSwitches(KillSwitches),
+    /// Unreadable (warned about once, when it arrived).
+    Skipped,
 }
 
 /// What opening a tenant's provider key needs: the master key, and where the operator
@@ -202,14 +229,11 @@ impl Directory {
 
     /// A tenant's sealed keys as credentials; one that does not open is skipped (its
     /// projects fall back to the platform's key, if any), logged without the key.
-    fn open_tenant_keys(
-        &self,
-        entry: &ProviderKeysEntry,
-        into: &mut HashMap<(Uuid, Provider), Credentials>,
-    ) {
+    fn open_tenant_keys(&self, entry: &ProviderKeysEntry) -> Vec<((Uuid, Provider), Credentials)> {
+        let mut into = Vec::new();
         let Some(secrets) = &self.secrets else {
             tracing::warn!(tenant = %entry.tenant_id, "tenant provider keys present but no master key to open them");
-            return;
+            return into;
         };
         for key in &entry.keys {
             let Ok(provider) = key.provider.parse::<Provider>() else {
@@ -224,7 +248,7 @@ impl Directory {
                         secrets.operator_urls.get(&provider).map(String::as_str),
                         &api_key,
                     );
-                    into.insert((entry.tenant_id, provider), credentials);
+                    into.push(((entry.tenant_id, provider), credentials));
                 }
                 Err(err) => tracing::error!(
                     tenant = %entry.tenant_id,
@@ -234,6 +258,7 @@ impl Directory {
                 ),
             }
         }
+        into
     }
 
     pub fn snapshot(&self) -> arc_swap::Guard<Arc<DirectorySnapshot>> {
@@ -255,39 +280,73 @@ impl Directory {
     /// the one already loaded changes nothing.
     pub fn load_image(&self, image: &HashMap<String, String>) {
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if *loaded == *image && self.generations.load(Ordering::Relaxed) > 0 {
+        let unchanged = loaded.len() == image.len()
+            && image
+                .iter()
+                .all(|(key, json)| loaded.get(key).is_some_and(|l| l.json == *json));
+        if unchanged && self.generations.load(Ordering::Relaxed) > 0 {
             return;
         }
-        loaded.clone_from(image);
+        let mut next_loaded = HashMap::with_capacity(image.len());
+        for (key, json) in image {
+            let parsed = match loaded.remove(key) {
+                Some(previous) if previous.json == *json => previous.parsed,
+                _ => self.parse(key, json),
+            };
+            next_loaded.insert(
+                key.clone(),
+                Loaded {
+                    json: json.clone(),
+                    parsed,
+                },
+            );
+        }
+        *loaded = next_loaded;
         let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
         let mut next = DirectorySnapshot {
             generation,
             ..DirectorySnapshot::default()
         };
-        for (key, json) in image {
-            match ImageEntry::parse(key, json) {
-                Ok(ImageEntry::Project(entry)) => {
-                    let snapshot = Arc::new(ProjectSnapshot::new(*entry, &self.default_model));
+        for entry in loaded.values() {
+            match &entry.parsed {
+                Parsed::Project(snapshot) => {
                     next.by_slug.insert(snapshot.slug.clone(), snapshot.clone());
-                    next.by_id.insert(snapshot.id, snapshot);
+                    next.by_id.insert(snapshot.id, snapshot.clone());
                 }
-                Ok(ImageEntry::KillSwitches(switches)) => next.kill_switches = switches,
-                Ok(ImageEntry::ProviderKeys(entry)) => {
-                    self.open_tenant_keys(&entry, &mut next.tenant_credentials)
+                Parsed::SigningKey(key) => {
+                    next.tenant_keys.insert(key.kid.clone(), key.clone());
                 }
-                Ok(ImageEntry::SigningKey(entry)) => match TenantKey::new(&entry) {
-                    Ok(key) => {
-                        next.tenant_keys.insert(entry.kid, key);
-                    }
-                    Err(err) => {
-                        tracing::warn!(%key, error = %err, "unusable tenant signing key in the live image")
-                    }
-                },
-                Err(err) => tracing::warn!(%key, error = %err, "unreadable live image entry"),
+                Parsed::ProviderKeys(keys) => next.tenant_credentials.extend(keys.iter().cloned()),
+                Parsed::KillSwitches(switches) => next.kill_switches = switches.clone(),
+                Parsed::Skipped => {}
             }
         }
         self.current.store(Arc::new(next));
         self.changed.send_replace(generation);
+    }
+
+    /// One image entry, read. Entries that cannot be read are skipped with a warning.
+    fn parse(&self, key: &str, json: &str) -> Parsed {
+        match ImageEntry::parse(key, json) {
+            Ok(ImageEntry::Project(entry)) => {
+                Parsed::Project(Arc::new(ProjectSnapshot::new(*entry, &self.default_model)))
+            }
+            Ok(ImageEntry::KillSwitches(switches)) => Parsed::KillSwitches(switches),
+            Ok(ImageEntry::ProviderKeys(entry)) => {
+                Parsed::ProviderKeys(self.open_tenant_keys(&entry))
+            }
+            Ok(ImageEntry::SigningKey(entry)) => match TenantKey::new(&entry) {
+                Ok(key) => Parsed::SigningKey(Arc::new(key)),
+                Err(err) => {
+                    tracing::warn!(%key, error = %err, "unusable tenant signing key in the live image");
+                    Parsed::Skipped
+                }
+            },
+            Err(err) => {
+                tracing::warn!(%key, error = %err, "unreadable live image entry");
+                Parsed::Skipped
+            }
+        }
     }
 }
 
@@ -304,6 +363,7 @@ mod tests {
             slug: "amber-fox-042".into(),
             suspended: false,
             policy,
+            revoked_keys: Vec::new(),
         }
     }
 
@@ -355,6 +415,60 @@ mod tests {
             .snapshot()
             .tenant_credentials(tenant, Provider::OpenAi)
             .is_none());
+    }
+
+    #[test]
+    fn one_tenants_new_key_leaves_every_other_entry_as_it_was() {
+        let directory = Directory::new("behest/echo");
+        let a = entry(ProjectPolicy::default());
+        let b = ProjectEntry {
+            id: Uuid::new_v4(),
+            slug: "brave-owl-007".into(),
+            ..entry(ProjectPolicy::default())
+        };
+        let mut image = image_of(&a);
+        image.extend(image_of(&b));
+        directory.load_image(&image);
+        let before = directory.snapshot();
+        let generated = behest_auth::tenant_keys::generate().unwrap();
+        let key = ImageEntry::SigningKey(SigningKeyEntry {
+            kid: generated.kid.clone(),
+            tenant_id: a.tenant_id,
+            public_key_pem: generated.public_pem,
+        });
+        image.extend([key.encode().unwrap()]);
+        directory.load_image(&image);
+        let after = directory.snapshot();
+        assert!(after.tenant_key(&generated.kid).is_some());
+        // The projects were not rebuilt: the same snapshots (so the tokens verified
+        // against them stay cached).
+        for id in [a.id, b.id] {
+            assert!(Arc::ptr_eq(
+                before.project_by_id(&id).unwrap(),
+                after.project_by_id(&id).unwrap()
+            ));
+        }
+        // A change to project a rebuilds a alone.
+        let revoked = ProjectEntry {
+            revoked_keys: vec![Uuid::new_v4()],
+            ..a.clone()
+        };
+        image.extend(image_of(&revoked));
+        directory.load_image(&image);
+        let last = directory.snapshot();
+        assert!(!Arc::ptr_eq(
+            after.project_by_id(&a.id).unwrap(),
+            last.project_by_id(&a.id).unwrap()
+        ));
+        assert!(Arc::ptr_eq(
+            after.project_by_id(&b.id).unwrap(),
+            last.project_by_id(&b.id).unwrap()
+        ));
+        assert!(Arc::ptr_eq(
+            after.tenant_key(&generated.kid).unwrap(),
+            last.tenant_key(&generated.kid).unwrap()
+        ));
+        assert_eq!(last.project_by_id(&a.id).unwrap().revoked_keys.len(), 1);
     }
 
     #[test]

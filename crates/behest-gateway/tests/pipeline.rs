@@ -65,6 +65,7 @@ async fn fixture() -> Fixture {
         slug: "amber-fox-042".into(),
         suspended: false,
         policy: ProjectPolicy::default(),
+        revoked_keys: Vec::new(),
     };
     directory.load_image(&HashMap::from([ImageEntry::Project(Box::new(project))
         .encode()

@@ -2,6 +2,7 @@
 //! place), a JSON extractor whose errors name the field, trace ids and the request log,
 //! and how a request's host or `/p/{slug}` prefix names a project.
 
+pub mod conn;
 pub mod edge;
 pub mod egress;
 pub mod error;

@@ -95,6 +95,15 @@ pub enum Verdict {
     Unavailable,
 }
 
+/// Failed attempts recorded on one key (a login's account or client address), for
+/// growing delays: how many within the key's window, and when the last one was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Strikes {
+    pub count: u32,
+    /// Milliseconds since the Unix epoch; 0 when there is none.
+    pub last_ms: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CountersError {
     #[error("redis: {0}")]
@@ -124,6 +133,19 @@ pub trait Counters: Send + Sync + 'static {
     async fn restore(&self, key: &str, used: u64, ttl_secs: u64) -> Result<(), CountersError>;
     /// What `key` holds now (used + reserved).
     async fn budget_used(&self, key: &str) -> Result<u64, CountersError>;
+
+    /// Records a failed attempt on each key (each kept `ttl_ms` after its last strike)
+    /// and answers where each stands now, in order.
+    async fn strike(
+        &self,
+        keys: &[String],
+        ttl_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<Strikes>, CountersError>;
+    /// Where each key stands, in order, without striking.
+    async fn strikes(&self, keys: &[String], now_ms: u64) -> Result<Vec<Strikes>, CountersError>;
+    /// Forgets a key's strikes (a successful login).
+    async fn forgive(&self, key: &str) -> Result<(), CountersError>;
     fn name(&self) -> &'static str;
 }
 

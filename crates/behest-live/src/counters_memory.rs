@@ -3,7 +3,7 @@
 //! Stale entries are swept as the maps grow, so memory follows the active users.
 
 use crate::counters::{
-    reservation_id, Admission, Counters, CountersError, RateState, Reservation, Verdict,
+    reservation_id, Admission, Counters, CountersError, RateState, Reservation, Strikes, Verdict,
 };
 use async_trait::async_trait;
 use std::collections::hash_map::DefaultHasher;
@@ -20,7 +20,13 @@ struct Shard {
     windows: HashMap<String, VecDeque<u64>>,
     budgets: HashMap<String, Budget>,
     settled: HashSet<String>,
+    strikes: HashMap<String, Strike>,
     grown: usize,
+}
+
+struct Strike {
+    strikes: Strikes,
+    expires_ms: u64,
 }
 
 struct Budget {
@@ -33,6 +39,7 @@ impl Shard {
         self.windows
             .retain(|_, w| w.back().is_some_and(|last| *last + 3_600_000 > now_ms));
         self.budgets.retain(|_, b| b.expires_ms > now_ms);
+        self.strikes.retain(|_, s| s.expires_ms > now_ms);
         // Settled ids only guard against a repeated settle of a live reservation.
         if self.settled.len() > SWEEP_EVERY * 4 {
             self.settled.clear();
@@ -226,6 +233,53 @@ impl Counters for InProcessCounters {
             .get(key)
             .filter(|b| b.expires_ms > now)
             .map_or(0, |b| b.used))
+    }
+
+    async fn strike(
+        &self,
+        keys: &[String],
+        ttl_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<Strikes>, CountersError> {
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let mut shard = self.shard(key);
+                shard.grown += 1;
+                if shard.grown >= SWEEP_EVERY {
+                    shard.sweep(now_ms);
+                }
+                let entry = shard.strikes.entry(key.clone()).or_insert(Strike {
+                    strikes: Strikes::default(),
+                    expires_ms: 0,
+                });
+                if entry.expires_ms <= now_ms {
+                    entry.strikes = Strikes::default();
+                }
+                entry.strikes.count = entry.strikes.count.saturating_add(1);
+                entry.strikes.last_ms = now_ms;
+                entry.expires_ms = now_ms.saturating_add(ttl_ms);
+                entry.strikes
+            })
+            .collect())
+    }
+
+    async fn strikes(&self, keys: &[String], now_ms: u64) -> Result<Vec<Strikes>, CountersError> {
+        Ok(keys
+            .iter()
+            .map(|key| {
+                self.shard(key)
+                    .strikes
+                    .get(key)
+                    .filter(|s| s.expires_ms > now_ms)
+                    .map_or_else(Strikes::default, |s| s.strikes)
+            })
+            .collect())
+    }
+
+    async fn forgive(&self, key: &str) -> Result<(), CountersError> {
+        self.shard(key).strikes.remove(key);
+        Ok(())
     }
 
     fn name(&self) -> &'static str {

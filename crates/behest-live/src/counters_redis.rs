@@ -4,7 +4,7 @@
 //! (project, user) — `{...}` — so a script's keys share a slot under Redis Cluster too.
 
 use crate::counters::{
-    reservation_id, Admission, Counters, CountersError, RateState, Reservation, Verdict,
+    reservation_id, Admission, Counters, CountersError, RateState, Reservation, Strikes, Verdict,
 };
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -17,6 +17,18 @@ use std::time::Duration;
 /// limit, reserve, min.
 /// Returns {0, count, oldest} (rate limited), {1, index, room, count, oldest} (over a
 /// budget) or {2, count, oldest, grants...} (admitted; count and oldest after the take).
+/// One more strike on each key: `KEYS` the keys, `ARGV` the time to keep them (ms) and
+/// now (ms). Answers each key's count.
+const STRIKE: &str = r#"
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('HINCRBY', key, 'n', 1)
+  redis.call('HSET', key, 'last', ARGV[2])
+  redis.call('PEXPIRE', key, ARGV[1])
+end
+return out
+"#;
+
 const ADMIT: &str = r#"
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -102,6 +114,7 @@ pub struct RedisCounters {
     admit: Script,
     settle: Script,
     restore: Script,
+    strike: Script,
 }
 
 impl RedisCounters {
@@ -122,6 +135,7 @@ impl RedisCounters {
             admit: Script::new(ADMIT),
             settle: Script::new(SETTLE),
             restore: Script::new(RESTORE),
+            strike: Script::new(STRIKE),
         })
     }
 
@@ -331,6 +345,62 @@ impl Counters for RedisCounters {
         .await
         .map_err(|_| CountersError::Timeout(millis(self.timeout)))??;
         Ok(value.map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+    }
+
+    async fn strike(
+        &self,
+        keys: &[String],
+        ttl_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<Strikes>, CountersError> {
+        let mut invocation = self.strike.prepare_invoke();
+        for key in keys {
+            invocation.key(self.key(key));
+        }
+        invocation.arg(ttl_ms).arg(now_ms);
+        let counts: Vec<u64> = self.run(invocation).await?;
+        if counts.len() != keys.len() {
+            return Err(CountersError::Protocol(format!("{counts:?}")));
+        }
+        Ok(counts
+            .into_iter()
+            .map(|count| Strikes {
+                count: u32::try_from(count).unwrap_or(u32::MAX),
+                last_ms: now_ms,
+            })
+            .collect())
+    }
+
+    async fn strikes(&self, keys: &[String], _now_ms: u64) -> Result<Vec<Strikes>, CountersError> {
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("HMGET").arg(self.key(key)).arg("n").arg("last");
+        }
+        let mut connection = self.connection();
+        let replies: Vec<(Option<u64>, Option<u64>)> =
+            tokio::time::timeout(self.timeout, pipe.query_async(&mut connection))
+                .await
+                .map_err(|_| CountersError::Timeout(millis(self.timeout)))??;
+        Ok(replies
+            .into_iter()
+            .map(|(count, last)| Strikes {
+                count: count.map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
+                last_ms: last.unwrap_or(0),
+            })
+            .collect())
+    }
+
+    async fn forgive(&self, key: &str) -> Result<(), CountersError> {
+        let mut connection = self.connection();
+        let _: i64 = tokio::time::timeout(
+            self.timeout,
+            redis::cmd("DEL")
+                .arg(self.key(key))
+                .query_async(&mut connection),
+        )
+        .await
+        .map_err(|_| CountersError::Timeout(millis(self.timeout)))??;
+        Ok(())
     }
 
     fn name(&self) -> &'static str {

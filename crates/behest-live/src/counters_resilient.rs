@@ -6,7 +6,7 @@
 //! and budgets fail closed ([`Verdict::Unavailable`]) unless the admission opts in to
 //! fail open. Every fallback is logged (at most once a second) and counted.
 
-use crate::counters::{Admission, Counters, CountersError, Reservation, Verdict};
+use crate::counters::{Admission, Counters, CountersError, Reservation, Strikes, Verdict};
 use crate::counters_memory::InProcessCounters;
 use crate::counters_redis::RedisCounters;
 use async_trait::async_trait;
@@ -161,6 +161,43 @@ impl Counters for Resilient {
 
     async fn budget_used(&self, key: &str) -> Result<u64, CountersError> {
         self.redis.budget_used(key).await
+    }
+
+    // Strikes while Redis is away are counted per replica: an attacker spread over
+    // replicas gets a few more tries, never unlimited ones.
+    async fn strike(
+        &self,
+        keys: &[String],
+        ttl_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<Strikes>, CountersError> {
+        if self.is_healthy() {
+            match self.redis.strike(keys, ttl_ms, now_ms).await {
+                Ok(strikes) => return Ok(strikes),
+                Err(err) => self.went_away(&err),
+            }
+        }
+        self.local.strike(keys, ttl_ms, now_ms).await
+    }
+
+    async fn strikes(&self, keys: &[String], now_ms: u64) -> Result<Vec<Strikes>, CountersError> {
+        if self.is_healthy() {
+            match self.redis.strikes(keys, now_ms).await {
+                Ok(strikes) => return Ok(strikes),
+                Err(err) => self.went_away(&err),
+            }
+        }
+        self.local.strikes(keys, now_ms).await
+    }
+
+    async fn forgive(&self, key: &str) -> Result<(), CountersError> {
+        self.local.forgive(key).await?;
+        if self.is_healthy() {
+            if let Err(err) = self.redis.forgive(key).await {
+                self.went_away(&err);
+            }
+        }
+        Ok(())
     }
 
     fn name(&self) -> &'static str {

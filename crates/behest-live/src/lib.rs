@@ -20,7 +20,8 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 
 pub use counters::{
-    Admission, BudgetCharge, Counters, CountersError, RateLimit, RateState, Reservation, Verdict,
+    Admission, BudgetCharge, Counters, CountersError, RateLimit, RateState, Reservation, Strikes,
+    Verdict,
 };
 pub use counters_memory::InProcessCounters;
 pub use counters_redis::RedisCounters;

@@ -7,7 +7,7 @@
 use behest_live::counters::now_ms;
 use behest_live::{
     Admission, BudgetCharge, Counters, InProcess, InProcessCounters, LiveState, RateLimit,
-    RedisCounters, RedisLive, Reservation, Resilient, Verdict,
+    RedisCounters, RedisLive, Reservation, Resilient, Strikes, Verdict,
 };
 use behest_testkit::{Need, Tests};
 use std::sync::Arc;
@@ -344,6 +344,36 @@ async fn the_counters_survive_redis_going_away() {
     drop(redis);
 }
 
+async fn strikes_count_expire_and_are_forgiven(backend: &str) {
+    let c = counters(backend).await;
+    let t0 = now_ms();
+    let keys = vec!["login:acct:a".to_owned(), "login:ip:10.0.0.1".to_owned()];
+    let none = c.strikes(&keys, t0).await.unwrap();
+    assert_eq!(none, vec![Strikes::default(); 2]);
+    for n in 1..=3u32 {
+        let at = t0 + u64::from(n) * 10;
+        let now = c.strike(&keys, MINUTE, at).await.unwrap();
+        assert_eq!(now.iter().map(|s| s.count).collect::<Vec<_>>(), vec![n, n]);
+        assert!(now.iter().all(|s| s.last_ms == at), "{now:?}");
+    }
+    // One key struck alone: the other does not move.
+    c.strike(&keys[1..], MINUTE, t0 + 40).await.unwrap();
+    let read = c.strikes(&keys, t0 + 50).await.unwrap();
+    assert_eq!((read[0].count, read[1].count), (3, 4));
+    assert_eq!((read[0].last_ms, read[1].last_ms), (t0 + 30, t0 + 40));
+    // A success forgives the account, not the address.
+    c.forgive(&keys[0]).await.unwrap();
+    let read = c.strikes(&keys, t0 + 60).await.unwrap();
+    assert_eq!((read[0].count, read[1].count), (0, 4));
+    // Strikes expire `ttl` after the last one (Redis by its clock: a short real TTL).
+    let short = vec!["login:acct:short".to_owned()];
+    c.strike(&short, 200, now_ms()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let later = now_ms();
+    assert_eq!(c.strikes(&short, later).await.unwrap()[0].count, 0);
+    assert_eq!(c.strike(&short, 200, later).await.unwrap()[0].count, 1);
+}
+
 fn main() -> std::process::ExitCode {
     let mut tests = Tests::new();
     for (backend, needs) in [("memory", &[][..]), ("redis", &[Need::Redis][..])] {
@@ -360,6 +390,7 @@ fn main() -> std::process::ExitCode {
         case!(budgets_reserve_shrink_and_settle_once);
         case!(a_refusal_takes_nothing);
         case!(concurrent_admissions_never_overshoot);
+        case!(strikes_count_expire_and_are_forgiven);
         tests = tests
             .add(&format!("{backend}::image_round_trip"), needs, move || {
                 image_round_trip(backend)

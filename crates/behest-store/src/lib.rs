@@ -165,6 +165,9 @@ pub trait Store: Send + Sync + 'static {
     async fn all_settings(&self) -> StoreResult<Vec<SettingsRow>>;
     /// Every tenant signing key not revoked.
     async fn active_tenant_signing_keys(&self) -> StoreResult<Vec<TenantSigningKey>>;
+    /// `(project_id, key_id)` of every API key revoked (not rotated) after `since`:
+    /// tokens it minted before then may still be unexpired, and must stop working.
+    async fn revoked_api_keys_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<(Uuid, Uuid)>>;
 
     // --- tiers (written by the settings lifecycle) ------------------------------------
     async fn tiers(&self, project_id: Uuid) -> StoreResult<Vec<Tier>>;

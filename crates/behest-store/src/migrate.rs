@@ -43,6 +43,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "catalog",
         sql: include_str!("../migrations/sqlite/0006_catalog.sql"),
     },
+    Migration {
+        version: 7,
+        name: "key_revocation",
+        sql: include_str!("../migrations/sqlite/0007_key_revocation.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -75,5 +80,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 6,
         name: "catalog",
         sql: include_str!("../migrations/postgres/0006_catalog.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "key_revocation",
+        sql: include_str!("../migrations/postgres/0007_key_revocation.sql"),
     },
 ];

@@ -675,6 +675,12 @@ macro_rules! store_impl {
                     return Ok(None);
                 }
                 let key = insert_api_key(&mut tx, new, now).await?;
+                // Rotated, not revoked: its tokens live out their lifetime.
+                sqlx::query("UPDATE api_keys SET replaced_by = $2 WHERE id = $1")
+                    .bind(old_id)
+                    .bind(key.id)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(Some(key))
             }
@@ -1030,6 +1036,22 @@ macro_rules! store_impl {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(settings_from).collect()
+            }
+
+            async fn revoked_api_keys_since(
+                &self,
+                since: DateTime<Utc>,
+            ) -> StoreResult<Vec<(Uuid, Uuid)>> {
+                let rows = sqlx::query(
+                    "SELECT project_id, id FROM api_keys \
+                     WHERE revoked_at > $1 AND replaced_by IS NULL",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get("project_id")?, row.try_get("id")?)))
+                    .collect()
             }
 
             async fn active_tenant_signing_keys(&self) -> StoreResult<Vec<TenantSigningKey>> {

@@ -104,6 +104,19 @@ pub struct ServeArgs {
     /// public network].
     #[arg(long, env = "BEHEST_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Seconds a connection may take to send a request head: from its opening for the
+    /// first request, from the head's first byte on a keep-alive connection [default: 10].
+    #[arg(long, env = "BEHEST_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a keep-alive connection may wait for its next request [default: 30].
+    #[arg(long, env = "BEHEST_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Seconds a request body may pause before the request is answered 408 [default: 30].
+    #[arg(long, env = "BEHEST_REQUEST_BODY_TIMEOUT_SECS")]
+    pub request_body_timeout_secs: Option<u64>,
+    /// Connections served at once; beyond it a connection is answered 503 [default: 10000].
+    #[arg(long, env = "BEHEST_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     #[command(flatten)]
     pub master: MasterKeyArgs,
     /// Create (once) a demo account, project and API key, and print how to use them.
@@ -134,6 +147,10 @@ pub struct FileConfig {
     pub models_file: Option<PathBuf>,
     /// Development only: a tenant's `base_url_override` may be plain http.
     pub allow_http_base_urls: Option<bool>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub request_body_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
     #[serde(default)]
     pub dns: DnsFileConfig,
     #[serde(default)]
@@ -164,6 +181,10 @@ pub struct LimitsFileConfig {
     pub redis_timeout_ms: Option<u64>,
     /// The output cap reserved (and sent) for a model the catalog does not know.
     pub default_output_cap: Option<u32>,
+    /// Quotas on free objects (defaults: 5, 25, 10).
+    pub tenants_per_user: Option<usize>,
+    pub api_keys_per_project: Option<usize>,
+    pub signing_keys_per_tenant: Option<usize>,
 }
 
 /// `[telemetry]`: metrics and traces.
@@ -225,6 +246,13 @@ pub struct Settings {
     /// From `BEHEST_MASTER_KEY` (else the data dir's key file is used).
     pub master_keys: Option<(MasterKey, Vec<MasterKey>)>,
     pub allow_http_base_urls: bool,
+    /// `[limits]`: tenants per user, API keys per project, signing keys per tenant.
+    pub object_limits: behest_control::ObjectLimits,
+    /// The accept loop's limits (`behest_http::conn`).
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub request_body_timeout: Duration,
+    pub max_connections: usize,
     pub demo: bool,
 }
 
@@ -467,6 +495,34 @@ impl Settings {
         {
             problems.push("redis_url: must start with redis:// or rediss://".to_owned());
         }
+        let connections = behest_http::conn::ConnConfig::default();
+        let secs = |value: Option<u64>, default: Duration| {
+            value.map_or(default, |secs| Duration::from_secs(secs.max(1)))
+        };
+        let header_read_timeout = secs(
+            args.header_read_timeout_secs
+                .or(file.header_read_timeout_secs),
+            connections.header_read_timeout,
+        );
+        let idle_timeout = secs(
+            args.idle_timeout_secs.or(file.idle_timeout_secs),
+            connections.idle_timeout,
+        );
+        let request_body_timeout = secs(
+            args.request_body_timeout_secs
+                .or(file.request_body_timeout_secs),
+            connections.request_body_timeout,
+        );
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(connections.max_connections);
+        if !(1..=behest_http::conn::MAX_CONNECTIONS_LIMIT).contains(&max_connections) {
+            problems.push(format!(
+                "max_connections (BEHEST_MAX_CONNECTIONS): must be 1-{}",
+                behest_http::conn::MAX_CONNECTIONS_LIMIT
+            ));
+        }
         if !problems.is_empty() {
             bail!("invalid configuration:\n  {}", problems.join("\n  "));
         }
@@ -493,11 +549,35 @@ impl Settings {
                 file.limits.redis_timeout_ms.unwrap_or(100).clamp(5, 10_000),
             ),
             default_output_cap: file.limits.default_output_cap.unwrap_or(4096).max(1),
+            object_limits: {
+                let defaults = behest_control::ObjectLimits::default();
+                behest_control::ObjectLimits {
+                    tenants_per_user: file
+                        .limits
+                        .tenants_per_user
+                        .unwrap_or(defaults.tenants_per_user)
+                        .max(1),
+                    api_keys_per_project: file
+                        .limits
+                        .api_keys_per_project
+                        .unwrap_or(defaults.api_keys_per_project)
+                        .max(1),
+                    signing_keys_per_tenant: file
+                        .limits
+                        .signing_keys_per_tenant
+                        .unwrap_or(defaults.signing_keys_per_tenant)
+                        .max(1),
+                }
+            },
             models: Arc::new(models),
             otlp_endpoint,
             metrics_token,
             master_keys,
             allow_http_base_urls: file.allow_http_base_urls.unwrap_or(false),
+            header_read_timeout,
+            idle_timeout,
+            request_body_timeout,
+            max_connections,
             demo: args.demo,
         })
     }

@@ -113,6 +113,7 @@ async fn demo_account(ctl: &ControlState) -> anyhow::Result<(accounts::Session, 
                     email: Some(EMAIL.to_owned()),
                     password: Some(PASSWORD.to_owned()),
                 },
+                None,
             )
             .await
             .context("the demo account exists with another password; remove the data directory to start over")?;

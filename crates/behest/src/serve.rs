@@ -127,6 +127,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         sinks.push(Arc::new(crate::traces::TraceSink(traces.clone())));
     }
     let outcomes = Arc::new(crate::ledger::Fanout(sinks));
+    // Failed sign-ins are counted where rate limits are: shared across replicas.
+    let sign_in_counters = counters.clone();
     let backends = behest_gateway::Backends {
         counters,
         memory: Arc::new(crate::memory::StoreMemory::new(
@@ -166,8 +168,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .map(|(provider, _)| *provider)
                 .collect(),
             models: settings.models.clone(),
+            object_limits: settings.object_limits,
+            sign_in_limits: Default::default(),
         },
     )
+    .with_counters(sign_in_counters)
     .with_change_feed(feed.clone())
     .with_provider_access(
         ProviderAccess::new(
@@ -273,18 +278,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             shutdown.cancel();
         }
     };
-    // Small SSE frames must leave at once: without TCP_NODELAY, Nagle's algorithm and the
-    // client's delayed ACK hold them for up to 40 ms.
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %err, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(on_signal)
-        .await
-        .context("serving")?;
+    // Our own accept loop: TCP_NODELAY, header/idle/body timeouts, a connection cap and
+    // JSON bodies on hyper's own error answers; it returns once every connection ended.
+    let connections = behest_http::conn::ConnConfig {
+        header_read_timeout: settings.header_read_timeout,
+        idle_timeout: settings.idle_timeout,
+        request_body_timeout: settings.request_body_timeout,
+        max_connections: settings.max_connections,
+    };
+    behest_http::conn::serve(listener, app, connections, on_signal).await;
 
     let drained = tokio::time::timeout(WORKER_DRAIN, async {
         while workers.join_next().await.is_some() {}
@@ -425,7 +427,12 @@ impl LiveFeed {
             .filter(|k| !image.contains_key(*k))
             .cloned()
             .collect();
-        let entries = image.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        // Only what changed is written: one tenant's key does not rewrite every project.
+        let entries = image
+            .iter()
+            .filter(|(k, v)| current.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         self.live
             .write(entries, removed)
             .await

@@ -435,8 +435,10 @@ async fn bad_tokens_are_refused(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, 200);
+    // Suspending revoked the project's API keys: their tokens stop (`security.rs`
+    // checks every route, tenant-signed tokens included).
     let r = server.chat(&fixture.slug, &fixture.token, hello()).await;
-    assert_eq!((r.status, r.error_code().as_str()), (403, "forbidden"));
+    assert_eq!((r.status, r.error_code().as_str()), (401, "invalid_token"));
     server.stop().await;
 }
 async fn cors(backend: Backend) {

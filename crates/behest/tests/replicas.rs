@@ -149,11 +149,12 @@ async fn changes_reach_every_replica_within_a_second() {
         )
         .await;
     assert_eq!(r.status, 200);
+    // Suspending revokes the project's keys: their tokens are refused as revoked.
     within(Duration::from_secs(1), || async {
         b.chat(&project.slug, &project.token, hello.clone())
             .await
             .status
-            == 403
+            == 401
     })
     .await;
 
@@ -163,7 +164,7 @@ async fn changes_reach_every_replica_within_a_second() {
         c.chat(&project.slug, &project.token, hello.clone())
             .await
             .status,
-        403
+        401
     );
     c.stop().await;
     b.stop().await;
@@ -262,12 +263,83 @@ async fn redis_down_means_502_on_deploy_not_an_outage() {
     redis.stop();
 }
 
+/// A revoked API key's tokens stop on the other replica within a second, and failed
+/// sign-ins on one replica count on the other (the shared counters).
+async fn revocations_and_sign_in_strikes_cross_replicas() {
+    let redis = behest_testkit::redis_url().expect("Redis is a prerequisite");
+    let dir_a = tempfile::tempdir().unwrap();
+    let db = Database::create(Backend::Postgres, dir_a.path()).await;
+    let shared_db = db.shared();
+    let config = format!(
+        "directory_reload_secs = 60\nredis_namespace = \"revoke-{}\"\n",
+        uuid::Uuid::new_v4().simple()
+    );
+    let args = ["--redis-url", redis.as_str()];
+    let a = Server::start_in(dir_a, db, &args, &config).await;
+    let b = Server::start_in(tempfile::tempdir().unwrap(), shared_db, &args, &config).await;
+    let account = a.signup("revoke-replicas@example.com").await;
+    let project = a.project_with_token(&account, "Revoked").await;
+    let hello = json!({"messages": [{"role": "user", "content": "hi"}]});
+    within(Duration::from_secs(1), || async {
+        b.chat(&project.slug, &project.token, hello.clone())
+            .await
+            .status
+            == 200
+    })
+    .await;
+    let keys = a
+        .call(
+            "GET",
+            &format!("/auth/v1/projects/{}/api-keys", project.id),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    let key_id = keys.body[0]["id"].as_str().unwrap().to_owned();
+    let r = a
+        .call(
+            "DELETE",
+            &format!("/auth/v1/api-keys/{key_id}"),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let took = within(Duration::from_secs(1), || async {
+        b.chat(&project.slug, &project.token, hello.clone())
+            .await
+            .status
+            == 401
+    })
+    .await;
+    eprintln!("revoked key's token refused on B after {took:?}");
+
+    // Five failures on A, the sixth attempt on B waits.
+    let wrong = json!({"email": "revoke-replicas@example.com", "password": "wrong password"});
+    for _ in 0..5 {
+        let r = a
+            .call("POST", "/auth/v1/login", None, Some(wrong.clone()))
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = b.call("POST", "/auth/v1/login", None, Some(wrong)).await;
+    assert_eq!(r.status, 429, "{r:?}");
+    assert!(r.headers.get("retry-after").is_some());
+    a.stop().await;
+    b.stop().await;
+}
+
 fn main() -> std::process::ExitCode {
     Tests::new()
         .add(
             "changes_reach_every_replica_within_a_second",
             &[Need::Postgres, Need::Redis],
             changes_reach_every_replica_within_a_second,
+        )
+        .add(
+            "revocations_and_sign_in_strikes_cross_replicas",
+            &[Need::Postgres, Need::Redis],
+            revocations_and_sign_in_strikes_cross_replicas,
         )
         .add(
             "redis_down_means_502_on_deploy_not_an_outage",

@@ -88,9 +88,30 @@ pub async fn signup(
 
 pub async fn login(
     State(ctl): State<ControlState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(input): ApiJson<LoginInput>,
 ) -> ApiResult<Json<accounts::SessionView>> {
-    Ok(Json(accounts::login(&ctl, input).await?))
+    Ok(Json(accounts::login(&ctl, input, client).await?))
+}
+
+/// The caller's address as the connection saw it (the listener puts it in every
+/// request). `X-Forwarded-For` is not believed: anyone can send it.
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
 }
 
 pub async fn logout(State(ctl): State<ControlState>, caller: Dashboard) -> ApiResult<StatusCode> {

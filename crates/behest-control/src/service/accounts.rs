@@ -85,9 +85,10 @@ pub async fn signup(ctl: &ControlState, input: SignupInput) -> ControlResult<Sig
     }
     let tenant_name = optional_name(input.tenant_name, "tenant_name", 100)?
         .unwrap_or_else(|| "Personal".to_owned());
-    let password_hash = tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(ControlError::internal)?
+    let password_hash = ctl
+        .passwords
+        .run(move || password::hash(&password))
+        .await?
         .map_err(ControlError::internal)?;
     let (user, tenant) = ctl
         .store
@@ -114,24 +115,34 @@ pub async fn signup(ctl: &ControlState, input: SignupInput) -> ControlResult<Sig
     })
 }
 
-pub async fn login(ctl: &ControlState, input: LoginInput) -> ControlResult<SessionView> {
+/// Signs in with email and password. `client` is the caller's address: failed attempts
+/// are limited per account and per address ([`crate::sign_in_limits`]).
+pub async fn login(
+    ctl: &ControlState,
+    input: LoginInput,
+    client: Option<std::net::IpAddr>,
+) -> ControlResult<SessionView> {
     let email = normalise_email(input.email)?;
     let password = input
         .password
         .filter(|p| !p.is_empty())
         .ok_or_else(|| ControlError::invalid("password", "password is required"))?;
+    let attempt = ctl.sign_in.check(&email, client).await?;
     let user = ctl.store.user_by_email(&email).await?;
     // Verify against a decoy when the email is unknown: same work, same timing.
     let phc = user.as_ref().map_or_else(
         || password::decoy_hash().to_owned(),
         |u| u.password_hash.clone(),
     );
-    let matches = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
-        .await
-        .map_err(ControlError::internal)?;
-    let user = user
-        .filter(|_| matches)
-        .ok_or_else(|| ControlError::unauthorized("invalid email or password"))?;
+    let matches = ctl
+        .passwords
+        .run(move || password::verify(&password, &phc))
+        .await?;
+    let Some(user) = user.filter(|_| matches) else {
+        ctl.sign_in.failed(&attempt).await;
+        return Err(ControlError::unauthorized("invalid email or password"));
+    };
+    ctl.sign_in.succeeded(&attempt).await;
     start_session(ctl, &user).await
 }
 

@@ -76,6 +76,14 @@ pub async fn create(
             ControlError::invalid("role", "role must be one of user, dashboard-service, admin")
         })?,
     };
+    let limit = ctl.config.object_limits.api_keys_per_project;
+    if ctl.store.active_api_keys(project.id).await?.len() >= limit {
+        return Err(crate::error::object_limit(
+            "api_keys_per_project",
+            limit,
+            "active API keys per project",
+        ));
+    }
     let generated = api_key::generate();
     let key = ctl
         .store
@@ -196,6 +204,8 @@ async fn revoke_key(ctl: &ControlState, key: ApiKey) -> ControlResult<RevokedKey
     if !ctl.store.revoke_api_key(key.id).await? {
         return Err(key_not_found());
     }
+    // Its unexpired tokens stop on every replica: the revocation is in the live image.
+    ctl.publish().await;
     Ok(RevokedKeyView {
         message: REVOKED_MESSAGE,
     })

@@ -162,7 +162,9 @@ pub async fn mint(
         iat: now,
         nbf: now,
         exp: now + ttl,
-        jti: Uuid::new_v4().to_string(),
+        // The minting key travels in the jti (the claim set is the SDK's, unchanged):
+        // revoking the key ends the token.
+        jti: behest_core::mint::minted_jti(key.id).to_string(),
         sid: Some(session_id.clone()),
         tier,
     };

@@ -57,6 +57,21 @@ pub async fn create(
 ) -> ControlResult<CreatedSigningKeyView> {
     let tenant = ctl.tenant_for(actor, tenant_id).await?;
     let name = optional_name(input.name, "name", 100)?;
+    let limit = ctl.config.object_limits.signing_keys_per_tenant;
+    let active = ctl
+        .store
+        .tenant_signing_keys(tenant.id)
+        .await?
+        .iter()
+        .filter(|k| k.revoked_at.is_none())
+        .count();
+    if active >= limit {
+        return Err(crate::error::object_limit(
+            "signing_keys_per_tenant",
+            limit,
+            "active signing keys per tenant",
+        ));
+    }
     // RSA generation takes a while: off the async workers.
     let generated = tokio::task::spawn_blocking(tenant_keys::generate)
         .await

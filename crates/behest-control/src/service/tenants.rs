@@ -4,7 +4,7 @@ use crate::error::{ControlError, ControlResult};
 use crate::input::required_name;
 use crate::service::Actor;
 use crate::state::ControlState;
-use behest_core::Plan;
+use behest_core::{MemberRole, Plan};
 use behest_store::Tenant;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,21 @@ pub async fn create(
 ) -> ControlResult<TenantView> {
     let user = actor.user()?;
     let name = required_name(input.name, "name", 100)?;
+    let limit = ctl.config.object_limits.tenants_per_user;
+    let owned = ctl
+        .store
+        .memberships(user.id)
+        .await?
+        .iter()
+        .filter(|m| m.role == MemberRole::Owner)
+        .count();
+    if owned >= limit {
+        return Err(crate::error::object_limit(
+            "tenants_per_user",
+            limit,
+            "tenants owned by one user",
+        ));
+    }
     let tenant = ctl.store.create_tenant(user.id, &name).await?;
     Ok(TenantView::from(&tenant))
 }
