@@ -23,6 +23,13 @@ fn login(email: &str, password: &str) -> Value {
     json!({"email": email, "password": password})
 }
 
+/// One sign-in attempt.
+async fn sign_in(server: &Server, email: &str, password: &str) -> common::Response {
+    server
+        .call("POST", "/auth/v1/login", None, Some(login(email, password)))
+        .await
+}
+
 /// A token signed with a tenant key, with the SDK's claims and `change` applied.
 fn tenant_token(
     private: &str,
@@ -57,28 +64,14 @@ async fn brute_force_meets_growing_delays_and_a_success_forgives() {
     let email = "victim@example.com";
     // Five wrong passwords are plain 401s; the sixth attempt must wait.
     for i in 0..5 {
-        let r = server
-            .call(
-                "POST",
-                "/auth/v1/login",
-                None,
-                Some(login(email, "wrong password")),
-            )
-            .await;
+        let r = sign_in(&server, email, "wrong password").await;
         assert_eq!(
             (r.status, r.error_code().as_str()),
             (401, "invalid_token"),
             "attempt {i}"
         );
     }
-    let r = server
-        .call(
-            "POST",
-            "/auth/v1/login",
-            None,
-            Some(login(email, "correct horse battery")),
-        )
-        .await;
+    let r = sign_in(&server, email, "correct horse battery").await;
     assert_eq!(
         (r.status, r.error_code().as_str()),
         (429, "rate_limited"),
@@ -88,36 +81,18 @@ async fn brute_force_meets_growing_delays_and_a_success_forgives() {
     assert!((1..=30).contains(&retry), "Retry-After {retry}");
     // After the delay the owner gets in, and the account starts afresh.
     tokio::time::sleep(Duration::from_secs(retry) + Duration::from_millis(100)).await;
-    let r = server
-        .call(
-            "POST",
-            "/auth/v1/login",
-            None,
-            Some(login(email, "correct horse battery")),
-        )
-        .await;
+    let r = sign_in(&server, email, "correct horse battery").await;
     assert_eq!(r.status, 200, "{r:?}");
-    let r = server
-        .call(
-            "POST",
-            "/auth/v1/login",
-            None,
-            Some(login(email, "wrong again")),
-        )
-        .await;
+    let r = sign_in(&server, email, "wrong again").await;
     assert_eq!(r.status, 401, "forgiven: a fresh failure is a plain 401");
     // The delays grow but stay short for the account's owner (the cap is 30 s): each
     // failure after a wait doubles the next one.
     for _ in 0..4 {
-        server
-            .call("POST", "/auth/v1/login", None, Some(login(email, "wrong")))
-            .await;
+        sign_in(&server, email, "wrong").await;
     }
     let mut last = 0;
     for _ in 0..3 {
-        let r = server
-            .call("POST", "/auth/v1/login", None, Some(login(email, "wrong")))
-            .await;
+        let r = sign_in(&server, email, "wrong").await;
         assert_eq!(r.status, 429, "{r:?}");
         let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!(
@@ -126,30 +101,14 @@ async fn brute_force_meets_growing_delays_and_a_success_forgives() {
         );
         last = retry;
         tokio::time::sleep(Duration::from_secs(retry) + Duration::from_millis(100)).await;
-        let r = server
-            .call("POST", "/auth/v1/login", None, Some(login(email, "wrong")))
-            .await;
+        let r = sign_in(&server, email, "wrong").await;
         assert_eq!(r.status, 401, "after the wait, a plain failure: {r:?}");
     }
     // Unknown accounts are limited the same way (no enumeration by the limit).
     for _ in 0..5 {
-        server
-            .call(
-                "POST",
-                "/auth/v1/login",
-                None,
-                Some(login("nobody@example.com", "x")),
-            )
-            .await;
+        sign_in(&server, "nobody@example.com", "x").await;
     }
-    let r = server
-        .call(
-            "POST",
-            "/auth/v1/login",
-            None,
-            Some(login("nobody@example.com", "x")),
-        )
-        .await;
+    let r = sign_in(&server, "nobody@example.com", "x").await;
     assert_eq!(r.status, 429);
     server.stop().await;
 }
