@@ -2,7 +2,7 @@
 # Runs the README's run command exactly as the README writes it (taken from the README
 # itself, not copied here), waits for /readyz, then follows the instructions `--demo`
 # prints, as a new user would: the mint command, then the streaming call with the
-# minted access_token in place of ACCESS_TOKEN. Stops the server with SIGTERM and
+# minted access_token in place of ACCESS_TOKEN, then the dashboard's sign-in. Stops the server with SIGTERM and
 # expects a clean exit. Run it in a fresh clone (CI's checkout is one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ until grep -q '^Then call the model' "$out" 2>/dev/null && curl -fsS http://127.
     sleep 2
 done
 # The instructions are complete once the last line is printed.
-for _ in $(seq 1 50); do grep -q '/p/' "$out" && break; sleep 0.1; done
+for _ in $(seq 1 50); do grep -q '^The dashboard: ' "$out" && break; sleep 0.1; done
 echo "readme-run: ready; it printed:"
 sed 's/^/    | /' "$out"
 
@@ -59,6 +59,27 @@ streamed=$(bash -c "$chat_cmd")
 printf '%s\n' "$streamed" | sed 's/^/    | /'
 printf '%s' "$streamed" | grep -q '"content":"' || { echo "readme-run: no streamed content" >&2; exit 1; }
 printf '%s' "$streamed" | grep -q '^data: \[DONE\]' || { echo "readme-run: the stream did not end with [DONE]" >&2; exit 1; }
+
+# The dashboard line: its address and the demo login, signed in with as a person would
+# (the sign-in page's form, its CSRF token and cookie), then the project list.
+dash_line=$(grep -m1 '^The dashboard: ' "$out" || true)
+[ -n "$dash_line" ] || { echo "readme-run: the demo printed no dashboard address" >&2; exit 1; }
+dash_url=$(printf '%s' "$dash_line" | sed -E 's/^The dashboard: ([^ ]+).*/\1/')
+dash_email=$(printf '%s' "$dash_line" | sed -E 's/.*sign in as ([^ ]+) \/ .*/\1/')
+dash_password=$(printf '%s' "$dash_line" | sed -E 's/.*sign in as [^ ]+ \/ ([^)]+)\).*/\1/')
+jar="$work/cookies"
+echo "readme-run: signing in at ${dash_url} as ${dash_email}"
+csrf=$(curl -fsS -c "$jar" -b "$jar" "${dash_url%/}/sign-in" | grep -o 'name="_csrf" value="[^"]*"' | head -1 | cut -d'"' -f4)
+[ -n "$csrf" ] || { echo "readme-run: the sign-in page has no form" >&2; exit 1; }
+landed=$(curl -sS -c "$jar" -b "$jar" -o /dev/null -w '%{http_code} %{redirect_url}' \
+    --data-urlencode "_csrf=$csrf" --data-urlencode "email=$dash_email" --data-urlencode "password=$dash_password" \
+    "${dash_url%/}/sign-in")
+case "$landed" in
+    "303 "*/projects) ;;
+    *) echo "readme-run: signing in to the dashboard answered $landed" >&2; exit 1 ;;
+esac
+curl -fsS -b "$jar" "${dash_url%/}/projects" | grep -q '>Demo<' || { echo "readme-run: the dashboard does not list the demo project" >&2; exit 1; }
+echo "readme-run: the dashboard signs in and lists the demo project"
 
 kill -TERM "$pid"
 status=0

@@ -54,6 +54,9 @@ pub struct ApiKeyView {
     pub prefix: String,
     #[serde(rename = "createdAt")]
     pub created_at: DateTime<Utc>,
+    /// When the key last minted a token, to within a minute; `null` if it never has.
+    #[serde(rename = "lastUsedAt")]
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 impl From<&ApiKey> for ApiKeyView {
@@ -64,6 +67,7 @@ impl From<&ApiKey> for ApiKeyView {
             role: key.role.as_str(),
             prefix: behest_auth::api_key::display_prefix(&key.key_hash),
             created_at: key.created_at,
+            last_used_at: key.last_used_at,
         }
     }
 }

@@ -116,6 +116,122 @@ pub struct UsageTop {
     pub totals: UsageTotals,
 }
 
+/// Requests that ended with one error code (refused by Behest or failed upstream).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RefusalCount {
+    pub error_code: String,
+    pub requests: i64,
+}
+
+/// Which guard found something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardKind {
+    Sentinel,
+    Pii,
+}
+
+/// Requests in which one guard found one sentinel rule or one PII entity type, in one
+/// mode and with one outcome.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GuardHit {
+    pub guard: GuardKind,
+    /// The sentinel rule (`blocklist:3`, `injection:…`, `credential:…`) or the PII
+    /// entity type (`EMAIL_ADDRESS`, …).
+    pub name: String,
+    /// The guard's mode at the time (`enforce`, `shadow`), as the record says.
+    pub mode: Option<String>,
+    /// What enforcement did to the request (`blocked`, `rewritten`); `None` when it
+    /// went through untouched (shadow mode, or nothing to act on). Records keep one
+    /// action per request, so every PII entity type of a rewritten request shares it.
+    pub action: Option<String>,
+    pub requests: i64,
+}
+
+/// How a project's requests ended beyond their sums: refusals by error code (most
+/// first) and what the guards found (most first).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UsageOutcomes {
+    pub refusals: Vec<RefusalCount>,
+    pub guard_hits: Vec<GuardHit>,
+}
+
+/// Counts guard hits over usage records' `guard` values, as the gateway writes them
+/// (`behest_gateway::guard::GuardFindings::to_json`):
+///
+/// ```json
+/// {"sentinel": ["blocklist:0"], "sentinel_mode": "enforce",
+///  "pii": {"EMAIL_ADDRESS": 2}, "pii_mode": "shadow", "action": "blocked"}
+/// ```
+///
+/// every key optional, `{}` when the guard found nothing. Each request counts once per
+/// rule or entity type (not per occurrence). The one `action` belongs to the sentinel
+/// when it was enforcing (an enforced sentinel hit blocks before PII runs), otherwise
+/// to PII when that was enforcing; a guard in shadow mode never acted. Anything else
+/// in a value is ignored, so an older or newer record shape cannot fail a report.
+pub fn tally_guard_hits<'a>(
+    guards: impl IntoIterator<Item = &'a serde_json::Value>,
+) -> Vec<GuardHit> {
+    type Key = (GuardKind, String, Option<String>, Option<String>);
+    let mut counts: std::collections::BTreeMap<Key, i64> = std::collections::BTreeMap::new();
+    for guard in guards {
+        let text = |key: &str| guard.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let action = text("action");
+        let sentinel_mode = text("sentinel_mode");
+        let pii_mode = text("pii_mode");
+        let sentinel_rules: Vec<&str> = guard
+            .get("sentinel")
+            .and_then(|v| v.as_array())
+            .map(|rules| rules.iter().filter_map(|r| r.as_str()).collect())
+            .unwrap_or_default();
+        let sentinel_acted =
+            !sentinel_rules.is_empty() && sentinel_mode.as_deref() == Some("enforce");
+        let sentinel_action = if sentinel_acted { action.clone() } else { None };
+        let pii_action = if !sentinel_acted && pii_mode.as_deref() == Some("enforce") {
+            action
+        } else {
+            None
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for rule in sentinel_rules {
+            // A rule is recorded once per request; a hand-written duplicate counts once.
+            if seen.insert(rule) {
+                let key = (
+                    GuardKind::Sentinel,
+                    rule.to_owned(),
+                    sentinel_mode.clone(),
+                    sentinel_action.clone(),
+                );
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+        if let Some(entities) = guard.get("pii").and_then(|v| v.as_object()) {
+            for entity in entities.keys() {
+                let key = (
+                    GuardKind::Pii,
+                    entity.clone(),
+                    pii_mode.clone(),
+                    pii_action.clone(),
+                );
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+    }
+    let mut hits: Vec<GuardHit> = counts
+        .into_iter()
+        .map(|((guard, name, mode, action), requests)| GuardHit {
+            guard,
+            name,
+            mode,
+            action,
+            requests,
+        })
+        .collect();
+    // Most first; the map's order (guard, name, mode, action) breaks ties, stably.
+    hits.sort_by_key(|hit| std::cmp::Reverse(hit.requests));
+    hits
+}
+
 /// How spending is summed to rebuild the spending counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CostGroup {
@@ -162,6 +278,70 @@ mod tests {
         let sum = UsageTotals::of(&[part(1, 0.5), part(3, 0.25)]);
         assert_eq!(sum, part(4, 0.75));
         assert_eq!(UsageTotals::of(&[]), UsageTotals::default());
+    }
+
+    #[test]
+    fn guard_hits_count_requests_per_rule_entity_mode_and_action() {
+        let records = [
+            serde_json::json!({"sentinel": ["blocklist:0"], "sentinel_mode": "enforce", "action": "blocked"}),
+            serde_json::json!({"sentinel": ["blocklist:0", "injection:ignore"], "sentinel_mode": "enforce", "action": "blocked"}),
+            // Sentinel in shadow, PII enforcing: the rewrite is PII's.
+            serde_json::json!({"sentinel": ["blocklist:0"], "sentinel_mode": "shadow",
+                "pii": {"EMAIL_ADDRESS": 3, "PHONE_NUMBER": 1}, "pii_mode": "enforce", "action": "rewritten"}),
+            serde_json::json!({"pii": {"EMAIL_ADDRESS": 1}, "pii_mode": "shadow"}),
+            serde_json::json!({}),
+            serde_json::json!(null),
+            serde_json::json!({"sentinel": "not a list", "pii": ["not", "a", "map"]}),
+        ];
+        let hits = tally_guard_hits(&records);
+        let row = |guard, name: &str, mode: &str, action: Option<&str>, requests| GuardHit {
+            guard,
+            name: name.to_owned(),
+            mode: Some(mode.to_owned()),
+            action: action.map(str::to_owned),
+            requests,
+        };
+        assert_eq!(
+            hits,
+            vec![
+                row(
+                    GuardKind::Sentinel,
+                    "blocklist:0",
+                    "enforce",
+                    Some("blocked"),
+                    2
+                ),
+                row(GuardKind::Sentinel, "blocklist:0", "shadow", None, 1),
+                row(
+                    GuardKind::Sentinel,
+                    "injection:ignore",
+                    "enforce",
+                    Some("blocked"),
+                    1
+                ),
+                row(
+                    GuardKind::Pii,
+                    "EMAIL_ADDRESS",
+                    "enforce",
+                    Some("rewritten"),
+                    1
+                ),
+                row(GuardKind::Pii, "EMAIL_ADDRESS", "shadow", None, 1),
+                row(
+                    GuardKind::Pii,
+                    "PHONE_NUMBER",
+                    "enforce",
+                    Some("rewritten"),
+                    1
+                ),
+            ]
+        );
+        let json = serde_json::to_value(&hits[0]).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"guard": "sentinel", "name": "blocklist:0", "mode": "enforce",
+                "action": "blocked", "requests": 2})
+        );
     }
 
     #[test]

@@ -100,6 +100,9 @@ pub struct Answer {
     pub body: AnswerBody,
     pub server_timing: String,
     pub rate: Option<RateState>,
+    /// What the request guard found (rules and entity types, never text), for callers
+    /// that show it — the dashboard's playground. Live answers do not send it.
+    pub guard: Option<GuardFindings>,
 }
 
 impl Answer {
@@ -159,6 +162,7 @@ pub fn refused_with(outcome: OutcomeRecorder, error: ApiError, rate: Option<Rate
         body: AnswerBody::Error(error),
         server_timing,
         rate,
+        guard: None,
     }
 }
 
@@ -704,9 +708,12 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
     let mut findings = GuardFindings::default();
     let guarded = guard_messages(&policy, &mut request.messages, &mut findings);
     outcome.stage(Stage::Guard, since);
+    let seen = (!findings.is_empty()).then(|| findings.clone());
     outcome.set_guard(findings);
     if let Err(err) = guarded {
-        return refused_with(outcome, err, admitted.rate);
+        let mut answer = refused_with(outcome, err, admitted.rate);
+        answer.guard = seen;
+        return answer;
     }
 
     // The turn to remember is what leaves the guard.
@@ -733,6 +740,7 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
     )
     .await;
     answer.rate = admitted.rate;
+    answer.guard = seen;
     answer
 }
 
@@ -854,6 +862,7 @@ async fn dispatch(
             ))),
             server_timing,
             rate: None,
+            guard: None,
         };
     }
     let status = upstream.response.status().as_u16();
@@ -904,6 +913,7 @@ fn dispatch_echo(outcome: OutcomeRecorder, request: &ChatRequest, route: &ModelR
                     body: AnswerBody::Stream(Box::pin(sse::from_chunks(chunks, outcome))),
                     server_timing,
                     rate: None,
+                    guard: None,
                 }
             }
             Err(err) => refused(outcome, provider_error(err)),
@@ -953,6 +963,7 @@ fn answered(mut outcome: OutcomeRecorder, body: Bytes) -> Answer {
         body: AnswerBody::Json(body),
         server_timing,
         rate: None,
+        guard: None,
     }
 }
 

@@ -134,12 +134,13 @@ fn project_hint(site: &SiteDomain, req: &mut Request) -> Result<ProjectHint, Api
 /// Replaces a non-JSON error body (axum's own 404/405/413...) with the contract's.
 fn normalise_error(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    // JSON errors are already the contract's; HTML ones are the dashboard's own pages.
+    let rendered = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || rendered {
         return response;
     }
     let (code, message) = match status {

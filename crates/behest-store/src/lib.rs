@@ -93,6 +93,10 @@ pub trait Store: Send + Sync + 'static {
     async fn api_key(&self, id: Uuid) -> StoreResult<Option<ApiKey>>;
     async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
     async fn revoke_api_key(&self, id: Uuid) -> StoreResult<bool>;
+    /// Records that the key was used at `at`: one UPDATE, a write only when the stored
+    /// time is missing or more than [`LAST_USED_RESOLUTION`] older than `at` (so a busy
+    /// key costs at most one write a minute). An unknown id is not an error.
+    async fn touch_api_key(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
     /// Revokes `old_id` and inserts `new` in one transaction; `None` if `old_id` was not
     /// an active key.
     async fn rotate_api_key(&self, old_id: Uuid, new: NewApiKey) -> StoreResult<Option<ApiKey>>;
@@ -208,6 +212,10 @@ pub trait Store: Send + Sync + 'static {
         by_session: bool,
         limit: i64,
     ) -> StoreResult<Vec<UsageTop>>;
+    /// Refusals per error code and guard hits per rule or entity type, most first.
+    /// Guard hits are counted over the latest [`GUARD_ROWS_READ`] guarded requests of
+    /// the range (see there).
+    async fn usage_outcomes(&self, query: &UsageQuery) -> StoreResult<UsageOutcomes>;
     /// What one end user spent in `[from, to)`.
     async fn usage_cost(&self, query: &UsageQuery) -> StoreResult<f64>;
     /// Spending since `since`, summed per group (for rebuilding spending counters).
@@ -251,6 +259,13 @@ pub trait Store: Send + Sync + 'static {
         cutoff: DateTime<Utc>,
     ) -> StoreResult<u64>;
 }
+
+/// How many guarded usage records [`Store::usage_outcomes`] reads at most. Guard
+/// findings are JSON whose rules and entity types are counted in Rust (the two
+/// backends' JSON functions differ, and the SQL text is shared); the bound keeps one
+/// report's memory and time in check, at the price of counting only the latest this
+/// many guarded requests of a range that has more.
+pub const GUARD_ROWS_READ: i64 = 50_000;
 
 /// Opens the store a URL names: `sqlite://PATH` (created if missing) or
 /// `postgres://...`. Does not migrate.

@@ -48,6 +48,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "key_revocation",
         sql: include_str!("../migrations/sqlite/0007_key_revocation.sql"),
     },
+    Migration {
+        version: 8,
+        name: "api_key_last_used",
+        sql: include_str!("../migrations/sqlite/0008_api_key_last_used.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -85,5 +90,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         name: "key_revocation",
         sql: include_str!("../migrations/postgres/0007_key_revocation.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "api_key_last_used",
+        sql: include_str!("../migrations/postgres/0008_api_key_last_used.sql"),
     },
 ];

@@ -91,7 +91,14 @@ pub struct ApiKey {
     pub key_hash: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it last minted a token, to within [`LAST_USED_RESOLUTION`].
+    pub last_used_at: Option<DateTime<Utc>>,
 }
+
+/// How stale an API key's `last_used_at` may be: [`crate::Store::touch_api_key`]
+/// writes it only when it is older than this, so a busy key costs one write a minute,
+/// not one per mint.
+pub const LAST_USED_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
@@ -229,5 +236,6 @@ pub struct TokenUsage {
 
 pub use behest_core::memory::{NewMessage, StoredMessage, ThreadKey, ThreadRow};
 pub use behest_core::usage::{
-    CostGroup, CostSum, Granularity, UsageBucket, UsageQuery, UsageRecord, UsageTop, UsageTotals,
+    CostGroup, CostSum, Granularity, GuardHit, GuardKind, RefusalCount, UsageBucket, UsageOutcomes,
+    UsageQuery, UsageRecord, UsageTop, UsageTotals,
 };

@@ -63,7 +63,7 @@ macro_rules! store_impl {
         }
 
         const API_KEY_COLUMNS: &str =
-            "id, project_id, name, role, key_hash, created_at, revoked_at";
+            "id, project_id, name, role, key_hash, created_at, revoked_at, last_used_at";
 
         fn api_key_from(row: &DbRow) -> StoreResult<ApiKey> {
             Ok(ApiKey {
@@ -74,6 +74,7 @@ macro_rules! store_impl {
                 key_hash: row.try_get("key_hash")?,
                 created_at: row.try_get("created_at")?,
                 revoked_at: row.try_get("revoked_at")?,
+                last_used_at: row.try_get("last_used_at")?,
             })
         }
 
@@ -654,6 +655,22 @@ macro_rules! store_impl {
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn touch_api_key(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+                // The condition is in the UPDATE itself, so replicas racing on one key
+                // write it once, and a recent time is never moved backwards. (SQLite
+                // compares the RFC 3339 text sqlx writes, which sorts as time does.)
+                sqlx::query(
+                    "UPDATE api_keys SET last_used_at = $2 \
+                     WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
+                )
+                .bind(id)
+                .bind(at)
+                .bind(at - LAST_USED_RESOLUTION)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn rotate_api_key(
@@ -1322,6 +1339,48 @@ macro_rules! store_impl {
                     .collect()
             }
 
+            async fn usage_outcomes(&self, query: &UsageQuery) -> StoreResult<UsageOutcomes> {
+                let uid = if query.uid.is_some() { "AND uid = $4" } else { "" };
+                // Error codes are a closed set, so the groups are few.
+                let sql = format!(
+                    "SELECT error_code, COUNT(*) AS requests FROM usage_records \
+                     WHERE project_id = $1 AND at >= $2 AND at < $3 AND error_code IS NOT NULL {uid} \
+                     GROUP BY error_code ORDER BY COUNT(*) DESC, error_code"
+                );
+                let rows = usage_query(&sql, query).fetch_all(&self.pool).await?;
+                let refusals = rows
+                    .iter()
+                    .map(|row| {
+                        Ok(RefusalCount {
+                            error_code: row.try_get("error_code")?,
+                            requests: row.try_get("requests")?,
+                        })
+                    })
+                    .collect::<StoreResult<Vec<_>>>()?;
+                // A request the guard found nothing in is recorded as `{}`. The latest
+                // first, so a range with more than the bound counts its recent part.
+                let sql = format!(
+                    "SELECT guard FROM usage_records \
+                     WHERE project_id = $1 AND at >= $2 AND at < $3 AND guard <> '{{}}' {uid} \
+                     ORDER BY at DESC LIMIT {}",
+                    crate::GUARD_ROWS_READ
+                );
+                let rows = usage_query(&sql, query).fetch_all(&self.pool).await?;
+                let mut guards = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let text: String = row.try_get("guard")?;
+                    match serde_json::from_str::<serde_json::Value>(&text) {
+                        Ok(value) => guards.push(value),
+                        // One damaged record should not take the project's report down.
+                        Err(err) => tracing::warn!(%err, "usage record with unreadable guard findings skipped"),
+                    }
+                }
+                Ok(UsageOutcomes {
+                    refusals,
+                    guard_hits: behest_core::usage::tally_guard_hits(&guards),
+                })
+            }
+
             async fn usage_cost(&self, query: &UsageQuery) -> StoreResult<f64> {
                 Ok(self.usage_totals(query).await?.cost_usd)
             }
@@ -1623,6 +1682,7 @@ macro_rules! store_impl {
                 key_hash: new.key_hash,
                 created_at: now,
                 revoked_at: None,
+                last_used_at: None,
             };
             sqlx::query(
                 "INSERT INTO api_keys (id, project_id, name, role, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",

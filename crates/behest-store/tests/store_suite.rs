@@ -460,6 +460,66 @@ async fn api_keys_lookup_rotate_and_revoke(store: &dyn Store) {
         .is_some());
 }
 
+async fn api_keys_remember_their_last_use_to_the_minute(store: &dyn Store) {
+    let (_, tenant) = account(store, "last-used@example.com").await;
+    let project = store
+        .create_project(new_project(&tenant, "busy-otter-001"))
+        .await
+        .unwrap();
+    let key = store
+        .create_api_key(new_key(&project, "hash-used", Role::User))
+        .await
+        .unwrap();
+    let idle = store
+        .create_api_key(new_key(&project, "hash-idle", Role::User))
+        .await
+        .unwrap();
+    assert_eq!(key.last_used_at, None);
+    let last_used = || async { store.api_key(key.id).await.unwrap().unwrap().last_used_at };
+    assert_eq!(last_used().await, None);
+
+    let first = behest_store::now();
+    store.touch_api_key(key.id, first).await.unwrap();
+    assert_eq!(last_used().await, Some(first));
+    // Within the minute (its last instant included) the first time stays.
+    store
+        .touch_api_key(key.id, first + Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(last_used().await, Some(first));
+    store
+        .touch_api_key(key.id, first + LAST_USED_RESOLUTION)
+        .await
+        .unwrap();
+    assert_eq!(last_used().await, Some(first));
+    // After it, the time moves; an older touch (a slow replica) never moves it back.
+    let later = first + Duration::seconds(61);
+    store.touch_api_key(key.id, later).await.unwrap();
+    assert_eq!(last_used().await, Some(later));
+    store.touch_api_key(key.id, first).await.unwrap();
+    assert_eq!(last_used().await, Some(later));
+
+    // Every read of a key carries it; other keys are untouched; an unknown id is fine.
+    assert_eq!(
+        store
+            .api_key_by_hash("hash-used")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(later)
+    );
+    let active = store.active_api_keys(project.id).await.unwrap();
+    assert_eq!(
+        active
+            .iter()
+            .map(|k| (k.id, k.last_used_at))
+            .collect::<Vec<_>>(),
+        vec![(key.id, Some(later)), (idle.id, None)]
+    );
+    store.touch_api_key(Uuid::new_v4(), later).await.unwrap();
+}
+
 async fn signing_keys(store: &dyn Store) {
     let t0 = behest_store::now();
     let first = PlatformKey {
@@ -758,6 +818,200 @@ async fn usage_sums_by_bucket_user_and_session(store: &dyn Store) {
         ..all
     };
     assert_eq!(store.usage_totals(&none).await.unwrap().requests, 0);
+}
+
+async fn usage_outcomes_count_refusals_and_guard_hits(store: &dyn Store) {
+    use chrono::TimeZone;
+    use serde_json::json;
+    let project = Uuid::new_v4();
+    let t = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 15, 0).unwrap();
+    let record = |project, uid, at, code: Option<&str>, guard: serde_json::Value| {
+        let mut r = usage_record(project, uid, "s1", at, 0, 0.0);
+        if let Some(code) = code {
+            r.status = 451;
+            r.error_code = Some(code.to_owned());
+        }
+        r.guard = guard;
+        r
+    };
+    let blocked =
+        json!({"sentinel": ["blocklist:0"], "sentinel_mode": "enforce", "action": "blocked"});
+    let records = vec![
+        record(
+            project,
+            "ada",
+            t(30, 9),
+            Some("content_blocked"),
+            blocked.clone(),
+        ),
+        record(
+            project,
+            "ada",
+            t(30, 10),
+            Some("content_blocked"),
+            blocked.clone(),
+        ),
+        record(
+            project,
+            "bob",
+            t(29, 23),
+            Some("content_blocked"),
+            json!({"sentinel": ["blocklist:0", "injection:ignore"], "sentinel_mode": "enforce",
+                "action": "blocked"}),
+        ),
+        record(
+            project,
+            "ada",
+            t(30, 9),
+            Some("pii_blocked"),
+            json!({"pii": {"EMAIL_ADDRESS": 1}, "pii_mode": "enforce", "action": "blocked"}),
+        ),
+        record(project, "ada", t(30, 11), Some("rate_limited"), json!({})),
+        // Shadow mode: found, let through, no error.
+        record(
+            project,
+            "ada",
+            t(30, 9),
+            None,
+            json!({"pii": {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 1}, "pii_mode": "shadow"}),
+        ),
+        record(project, "ada", t(30, 9), None, json!({})),
+        // Outside the range, and another project's.
+        record(
+            project,
+            "ada",
+            t(30, 12),
+            Some("content_blocked"),
+            blocked.clone(),
+        ),
+        record(
+            Uuid::new_v4(),
+            "ada",
+            t(30, 9),
+            Some("content_blocked"),
+            blocked,
+        ),
+    ];
+    store.insert_usage(&records).await.unwrap();
+    let all = UsageQuery {
+        project_id: project,
+        uid: None,
+        from: t(29, 0),
+        to: t(30, 12),
+    };
+    let refusals = |outcomes: &UsageOutcomes| {
+        outcomes
+            .refusals
+            .iter()
+            .map(|r| (r.error_code.clone(), r.requests))
+            .collect::<Vec<_>>()
+    };
+    let hit = |guard, name: &str, mode: &str, action: Option<&str>, requests| GuardHit {
+        guard,
+        name: name.to_owned(),
+        mode: Some(mode.to_owned()),
+        action: action.map(str::to_owned),
+        requests,
+    };
+
+    let outcomes = store.usage_outcomes(&all).await.unwrap();
+    assert_eq!(
+        refusals(&outcomes),
+        [
+            ("content_blocked".to_owned(), 3),
+            ("pii_blocked".to_owned(), 1),
+            ("rate_limited".to_owned(), 1)
+        ]
+    );
+    assert_eq!(
+        outcomes.guard_hits,
+        [
+            hit(
+                GuardKind::Sentinel,
+                "blocklist:0",
+                "enforce",
+                Some("blocked"),
+                3
+            ),
+            hit(
+                GuardKind::Sentinel,
+                "injection:ignore",
+                "enforce",
+                Some("blocked"),
+                1
+            ),
+            hit(
+                GuardKind::Pii,
+                "EMAIL_ADDRESS",
+                "enforce",
+                Some("blocked"),
+                1
+            ),
+            hit(GuardKind::Pii, "EMAIL_ADDRESS", "shadow", None, 1),
+            hit(GuardKind::Pii, "PHONE_NUMBER", "shadow", None, 1),
+        ]
+    );
+
+    // One end user's.
+    let bob = UsageQuery {
+        uid: Some("bob".into()),
+        ..all.clone()
+    };
+    let outcomes = store.usage_outcomes(&bob).await.unwrap();
+    assert_eq!(refusals(&outcomes), [("content_blocked".to_owned(), 1)]);
+    assert_eq!(
+        outcomes.guard_hits,
+        [
+            hit(
+                GuardKind::Sentinel,
+                "blocklist:0",
+                "enforce",
+                Some("blocked"),
+                1
+            ),
+            hit(
+                GuardKind::Sentinel,
+                "injection:ignore",
+                "enforce",
+                Some("blocked"),
+                1
+            ),
+        ]
+    );
+
+    // The range is [from, to).
+    let late = UsageQuery {
+        from: t(30, 10),
+        ..all.clone()
+    };
+    let outcomes = store.usage_outcomes(&late).await.unwrap();
+    assert_eq!(
+        refusals(&outcomes),
+        [
+            ("content_blocked".to_owned(), 1),
+            ("rate_limited".to_owned(), 1)
+        ]
+    );
+    assert_eq!(
+        outcomes.guard_hits,
+        [hit(
+            GuardKind::Sentinel,
+            "blocklist:0",
+            "enforce",
+            Some("blocked"),
+            1
+        )]
+    );
+    let none = UsageQuery {
+        from: t(30, 12),
+        to: t(30, 12) + Duration::seconds(1),
+        uid: Some("bob".into()),
+        ..all
+    };
+    assert_eq!(
+        store.usage_outcomes(&none).await.unwrap(),
+        UsageOutcomes::default()
+    );
 }
 
 async fn usage_costs_sum_spending_per_user_session_and_project(store: &dyn Store) {
@@ -1090,11 +1344,13 @@ fn main() -> std::process::ExitCode {
         case!(provisioning_states);
         case!(jobs_are_claimed_once_and_leases_expire);
         case!(api_keys_lookup_rotate_and_revoke);
+        case!(api_keys_remember_their_last_use_to_the_minute);
         case!(signing_keys);
         case!(tiers_are_ordered_and_unique);
         case!(kill_switches_are_durable_and_idempotent);
         case!(the_token_ledger_adds_up_per_user_and_day);
         case!(usage_sums_by_bucket_user_and_session);
+        case!(usage_outcomes_count_refusals_and_guard_hits);
         case!(usage_costs_sum_spending_per_user_session_and_project);
         case!(threads_keep_their_order_pages_and_owner);
         case!(provider_keys_are_per_tenant_replaced_and_resealed);

@@ -83,7 +83,8 @@ pub async fn prepare(
          \n    -H 'Authorization: Bearer ACCESS_TOKEN' -H 'Content-Type: application/json' \\\
          \n    -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"Hello!\"}}], \"stream\": true}}'\
          \n\nBrowsers at {ORIGIN} are allowed (CORS). Without DNS for *.{domain},\
-         \nuse http://127.0.0.1:{port}/p/{slug}/v1/... instead of the project host.\n",
+         \nuse http://127.0.0.1:{port}/p/{slug}/v1/... instead of the project host.\n\
+         \nThe dashboard: http://localhost:{port}/  (sign in as {EMAIL} / {PASSWORD})\n",
         slug = project.slug,
         domain = site.domain(),
     );

@@ -5,11 +5,12 @@
 //! `playground`, under the end user `X-User-Id` names (default `anonymous`).
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use behest_control::service::{accounts, playground, Actor};
 use behest_control::ControlState;
+use behest_dashboard::SignedIn;
 use behest_gateway::guard::ActivePolicy;
 use behest_gateway::outcome::{Operation, Origin};
 use behest_gateway::pipeline::{self, RequestContext};
@@ -25,6 +26,9 @@ pub struct PlaygroundRoute {
     pub gateway: GatewayState,
 }
 
+/// The guard's findings on a playground answer, as JSON.
+pub const GUARD_HEADER: &str = "x-behest-guard";
+
 /// The longest `X-User-Id` kept (a label for usage, not an identity).
 const MAX_USER_LABEL: usize = 128;
 
@@ -34,13 +38,39 @@ pub async fn playground(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match run(&app, &project_id, &headers, &body).await {
+    match authenticated(&app, &project_id, &headers, &body).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
 }
 
-async fn run(
+impl FromRef<PlaygroundRoute> for ControlState {
+    fn from_ref(app: &PlaygroundRoute) -> ControlState {
+        app.control.clone()
+    }
+}
+
+/// `POST /projects/:projectId/playground/stream`: the dashboard page's call, with the
+/// session cookie and the page's CSRF token in `X-CSRF-Token` (a cookie alone would
+/// let another site's form start calls).
+pub async fn dashboard_playground(
+    State(app): State<PlaygroundRoute>,
+    who: SignedIn,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let csrf = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+    if who.check_csrf(csrf).is_err() {
+        return ApiError::forbidden("missing or stale X-CSRF-Token").into_response();
+    }
+    match run(&app, who.session, &project_id, &headers, &body).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn authenticated(
     app: &PlaygroundRoute,
     project_id: &str,
     headers: &HeaderMap,
@@ -49,6 +79,16 @@ async fn run(
     let token = bearer_token(headers)
         .ok_or_else(|| ApiError::unauthorized("missing dashboard session token"))?;
     let session = accounts::session(&app.control, token).await?;
+    run(app, session, project_id, headers, body).await
+}
+
+async fn run(
+    app: &PlaygroundRoute,
+    session: accounts::Session,
+    project_id: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
     let project_id = parse_uuid(project_id, "projectId")?;
     let mut request: ChatRequest = parse_json(body)?;
     if request.messages.is_empty() {
@@ -92,7 +132,15 @@ async fn run(
     let call = app
         .gateway
         .call_with_policy(principal, policy, context, outcome);
-    Ok(pipeline::complete(&app.gateway, call, request)
-        .await
-        .into_response())
+    let answer = pipeline::complete(&app.gateway, call, request).await;
+    // What the guard found (rules and entity types, never text), for the page to show.
+    let guard = answer
+        .guard
+        .as_ref()
+        .map(|findings| findings.to_json().to_string());
+    let mut response = answer.into_response();
+    if let Some(value) = guard.and_then(|g| axum::http::HeaderValue::from_str(&g).ok()) {
+        response.headers_mut().insert(GUARD_HEADER, value);
+    }
+    Ok(response)
 }

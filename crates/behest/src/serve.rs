@@ -242,6 +242,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "/auth/v1/projects/{project_id}/playground",
             axum::routing::post(crate::playground::playground),
         )
+        .route(
+            "/projects/{project_id}/playground/stream",
+            axum::routing::post(crate::playground::dashboard_playground),
+        )
         .with_state(crate::playground::PlaygroundRoute {
             control: state.clone(),
             gateway: gateway.clone(),
@@ -250,6 +254,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let routes = behest_control::routes(state.clone())
         .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT))
         .merge(playground_route)
+        .merge(
+            behest_dashboard::routes(state.clone())
+                .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT)),
+        )
         .merge(metrics_route)
         .merge(
             behest_gateway::routes(gateway.clone()).layer(DefaultBodyLimit::max(DATA_BODY_LIMIT)),

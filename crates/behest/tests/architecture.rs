@@ -1,6 +1,7 @@
 //! The architecture's dependency rules, checked against what Cargo actually resolves:
-//! dependencies point down (binary → planes → auth/guard/http/live/providers/store →
-//! core), the planes do not know each other, the data plane never depends on the
+//! dependencies point down (binary → dashboard → planes → auth/guard/http/live/
+//! providers/store → core), the planes do not know each other, the dashboard sits on
+//! the control plane only (never on the data plane), the data plane never depends on the
 //! store (not even through another crate), and core does no I/O.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -10,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Which layer each workspace crate is in; a crate may depend only on lower layers.
 const LAYERS: &[(&str, u8)] = &[
-    ("behest", 3),
+    ("behest", 4),
+    ("behest-dashboard", 3),
     ("behest-control", 2),
     ("behest-gateway", 2),
     ("behest-auth", 1),
@@ -32,6 +34,7 @@ const NEVER: &[(&str, &str)] = &[
     ("behest-gateway", "behest-store"),
     ("behest-gateway", "behest-control"),
     ("behest-control", "behest-gateway"),
+    ("behest-dashboard", "behest-gateway"),
 ];
 
 /// Each package's normal (non-dev) dependencies, by name.
@@ -172,6 +175,8 @@ fn the_check_catches_each_kind_of_violation() {
     );
     assert!(!with("behest-control", "behest-gateway").is_empty());
     assert!(!with("behest-gateway", "behest-control").is_empty());
+    assert!(!with("behest-dashboard", "behest-gateway").is_empty());
+    assert!(!with("behest-control", "behest-dashboard").is_empty());
     assert!(with("behest-core", "tokio")
         .iter()
         .any(|v| v.contains("core does no I/O")));

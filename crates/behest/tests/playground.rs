@@ -100,13 +100,23 @@ async fn the_playground_runs_the_draft(backend: Backend) {
     let seen = fakes.requests().await;
     assert_eq!(seen.last().unwrap().body["model"], "gpt-4o-mini");
 
-    // The draft's guards apply too.
+    assert!(
+        !r.headers.contains_key("x-behest-guard"),
+        "nothing found, nothing said"
+    );
+
+    // The draft's guards apply too, and the answer says what they found (the rule,
+    // never the text) for the page to show.
     let r = play(ask("something forbidden here")).await;
     assert_eq!(
         (r.status, r.error_code().as_str()),
         (451, "content_blocked"),
         "{r:?}"
     );
+    let guard: Value = serde_json::from_str(r.headers["x-behest-guard"].to_str().unwrap()).unwrap();
+    assert_eq!(guard["sentinel"], json!(["blocklist:0"]), "{guard}");
+    assert_eq!(guard["action"], "blocked", "{guard}");
+    assert!(!guard.to_string().contains("forbidden"), "{guard}");
 
     // Live traffic still runs the deployed settings: no draft system prompt.
     fakes.clear().await;

@@ -772,6 +772,42 @@ async fn the_guard_blocks_masks_and_records(backend: Backend) {
             .all(|g| !g.contains("4111") && !g.contains("ada@")),
         "{guards:?}"
     );
+    // The dashboard's usage report counts them: refusals by code, hits by guard, rule
+    // or entity type, mode and action.
+    let usage = server
+        .call(
+            "GET",
+            &format!("/auth/v1/projects/{}/usage", project.id),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    assert_eq!(usage.status, 200, "{usage:?}");
+    let refused = |code: &str| {
+        usage.body["refusals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["error_code"] == code)
+            .map(|r| r["requests"].as_i64().unwrap())
+    };
+    assert_eq!(refused("pii_blocked"), Some(1), "{usage:?}");
+    assert_eq!(refused("content_blocked"), Some(4), "{usage:?}");
+    let hits = usage.body["guard_hits"].as_array().unwrap();
+    for hit in [
+        json!({"guard": "sentinel", "name": "blocklist:0", "mode": "shadow", "action": null, "requests": 1}),
+        json!({"guard": "pii", "name": "CREDIT_CARD", "mode": "shadow", "action": null, "requests": 1}),
+        json!({"guard": "pii", "name": "US_SSN", "mode": "enforce", "action": "blocked", "requests": 1}),
+        json!({"guard": "pii", "name": "IBAN_CODE", "mode": "enforce", "action": "rewritten", "requests": 1}),
+    ] {
+        assert!(hits.contains(&hit), "{hit} in {hits:?}");
+    }
+    assert!(
+        hits.iter().any(|h| h["guard"] == "sentinel"
+            && h["name"] == "blocklist:0"
+            && h["action"] == "blocked"),
+        "{hits:?}"
+    );
     server.stop().await;
 }
 

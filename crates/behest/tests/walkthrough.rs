@@ -85,6 +85,7 @@ async fn signup_project_key_mint(backend: Backend) {
     assert_eq!(listed_key["name"], "production");
     assert_eq!(listed_key["role"], "user");
     assert!(listed_key["createdAt"].is_string());
+    assert_eq!(listed_key["lastUsedAt"], Value::Null, "not used yet");
     let prefix = listed_key["prefix"].as_str().unwrap();
     assert_eq!(prefix.chars().count(), 9);
     assert!(prefix.ends_with('…'));
@@ -116,6 +117,15 @@ async fn signup_project_key_mint(backend: Backend) {
     assert_eq!(on_prefix.status, 200, "{on_prefix:?}");
     let on_api = server.mint(&key, json!({"user_id": "user-123"})).await;
     assert_eq!(on_api.status, 200, "{on_api:?}");
+    let keys = server
+        .call(
+            "GET",
+            &format!("/auth/v1/projects/{project_id}/api-keys"),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    assert!(keys.body[0]["lastUsedAt"].is_string(), "{keys:?}");
 
     assert_eq!(on_host.body["token_type"], "Bearer");
     assert_eq!(on_host.body["project_id"], project_id.as_str());

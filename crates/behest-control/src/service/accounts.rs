@@ -61,7 +61,7 @@ pub struct UserView {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct MembershipView {
     pub id: Uuid,
     pub name: String,

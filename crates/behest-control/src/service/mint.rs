@@ -169,6 +169,7 @@ pub async fn mint(
         tier,
     };
     let access_token = ctl.keyring.sign(&claims).map_err(ControlError::internal)?;
+    touch(ctl, key).await;
     Ok(MintView {
         access_token,
         token_type: "Bearer",
@@ -178,6 +179,24 @@ pub async fn mint(
         session_id,
         expires_at: claims.exp,
     })
+}
+
+/// Records that `key` minted, for the dashboard's "last used". Best effort: the token
+/// is already signed, and a store hiccup must not cost the caller it. A key whose time
+/// (as read to authenticate it) is recent enough is not even asked about; the store
+/// repeats the check in its UPDATE for replicas racing on one key.
+async fn touch(ctl: &ControlState, key: &ApiKey) {
+    let now = behest_store::now();
+    if key
+        .last_used_at
+        .is_some_and(|at| at >= now - behest_store::LAST_USED_RESOLUTION)
+    {
+        return;
+    }
+    if let Err(err) = ctl.store.touch_api_key(key.id, now).await {
+        // The key's id, never its hash or plaintext.
+        tracing::warn!(key_id = %key.id, %err, "could not record the API key's last use");
+    }
 }
 
 /// The tier a mint asked for, as the name of one of the project's deployed tiers (the

@@ -234,6 +234,84 @@ pub async fn discard_draft(
     Ok(row.into())
 }
 
+/// One setting whose draft value differs from the deployed one (JSON values, as the
+/// seed's settings object spells them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub deployed: Value,
+    pub draft: Value,
+}
+
+/// The draft against what is deployed: every changed field, whether the tiers or the
+/// model differ, so a page can always say what a deploy would change.
+#[derive(Debug, Serialize)]
+pub struct DraftComparison {
+    pub draft: SettingsValues,
+    pub deployed: Option<SettingsValues>,
+    pub changes: Vec<FieldChange>,
+    pub tiers_changed: bool,
+    pub provider_model: Option<String>,
+    pub draft_provider_model: Option<String>,
+    pub deployed_at: Option<DateTime<Utc>>,
+}
+
+impl DraftComparison {
+    /// Whether deploying would change anything live.
+    pub fn differs(&self) -> bool {
+        self.deployed.is_none()
+            || !self.changes.is_empty()
+            || self.tiers_changed
+            || self.draft_provider_model.is_some()
+    }
+}
+
+/// Compares the draft with the deployed snapshot, field by field.
+pub async fn compare(
+    ctl: &ControlState,
+    actor: &Actor,
+    project_id: Uuid,
+) -> ControlResult<DraftComparison> {
+    let project = ctl.project_for(actor, project_id).await?;
+    let (row, tiers) = tokio::try_join!(row(ctl, project.id), async {
+        Ok(ctl.store.tiers(project.id).await?)
+    })?;
+    let deployed = row.deployed.as_ref().map(|d| &d.settings);
+    let changes = field_changes(deployed.unwrap_or(&SettingsValues::default()), &row.draft);
+    let draft_tiers: Vec<_> = tiers.iter().map(spec_of).collect();
+    let tiers_changed = match &row.deployed {
+        Some(deployed) => deployed.tiers != draft_tiers,
+        None => !draft_tiers.is_empty(),
+    };
+    Ok(DraftComparison {
+        deployed: deployed.cloned(),
+        draft: row.draft,
+        changes,
+        tiers_changed,
+        provider_model: row.provider_model,
+        draft_provider_model: row.draft_provider_model,
+        deployed_at: row.deployed_at,
+    })
+}
+
+/// The fields of `draft` that differ from `deployed`, by field name.
+pub fn field_changes(deployed: &SettingsValues, draft: &SettingsValues) -> Vec<FieldChange> {
+    let as_map = |values: &SettingsValues| match serde_json::to_value(values) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    let (before, after) = (as_map(deployed), as_map(draft));
+    after
+        .iter()
+        .filter(|(field, value)| before.get(*field) != Some(*value))
+        .map(|(field, value)| FieldChange {
+            field: field.clone(),
+            deployed: before.get(field).cloned().unwrap_or(Value::Null),
+            draft: value.clone(),
+        })
+        .collect()
+}
+
 fn required_model(input: ModelInput) -> ControlResult<String> {
     input
         .provider_model
@@ -398,4 +476,34 @@ pub async fn memory(
         system_prompt: live.system_prompt,
         store_tool_calls: live.store_tool_calls,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_name_each_differing_field_with_both_values() {
+        let deployed = SettingsValues::default();
+        assert!(field_changes(&deployed, &deployed).is_empty());
+        let mut draft = deployed.clone();
+        draft.cors_origins = vec!["http://localhost:3000".into()];
+        draft.rpm_limit = 120;
+        let changes = field_changes(&deployed, &draft);
+        assert_eq!(
+            changes,
+            vec![
+                FieldChange {
+                    field: "cors_origins".into(),
+                    deployed: serde_json::json!([]),
+                    draft: serde_json::json!(["http://localhost:3000"]),
+                },
+                FieldChange {
+                    field: "rpm_limit".into(),
+                    deployed: serde_json::json!(60),
+                    draft: serde_json::json!(120),
+                },
+            ]
+        );
+    }
 }

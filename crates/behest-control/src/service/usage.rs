@@ -1,10 +1,13 @@
 //! A project's usage for its dashboard: sums per hour, day or month, the top end users
-//! and sessions by cost (so the cost of each session is there too).
+//! and sessions by cost (so the cost of each session is there too), refusals by error
+//! code and what the guards found.
 
 use crate::error::{ControlError, ControlResult};
 use crate::service::Actor;
 use crate::state::ControlState;
-use behest_core::usage::{Granularity, UsageQuery, UsageTop, UsageTotals};
+use behest_core::usage::{
+    Granularity, GuardHit, RefusalCount, UsageOutcomes, UsageQuery, UsageTop, UsageTotals,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -51,6 +54,10 @@ pub struct ProjectUsageView {
     pub totals: UsageTotals,
     pub top_users: Vec<TopUserView>,
     pub top_sessions: Vec<TopSessionView>,
+    /// Requests per error code, most first.
+    pub refusals: Vec<RefusalCount>,
+    /// Requests per guard, rule or entity type, mode and action, most first.
+    pub guard_hits: Vec<GuardHit>,
 }
 
 pub async fn project_usage(
@@ -69,11 +76,16 @@ pub async fn project_usage(
         from: input.from,
         to: input.to,
     };
-    let (buckets, users, sessions) = tokio::try_join!(
+    let (buckets, users, sessions, outcomes) = tokio::try_join!(
         ctl.store.usage_buckets(&query, input.granularity),
         ctl.store.usage_top(&query, false, TOP),
         ctl.store.usage_top(&query, true, TOP),
+        ctl.store.usage_outcomes(&query),
     )?;
+    let UsageOutcomes {
+        refusals,
+        guard_hits,
+    } = outcomes;
     // The totals are the buckets' sum: one read, so they cannot disagree.
     let totals = UsageTotals::of(buckets.iter().map(|b| &b.totals));
     Ok(ProjectUsageView {
@@ -103,5 +115,7 @@ pub async fn project_usage(
                 totals,
             })
             .collect(),
+        refusals,
+        guard_hits,
     })
 }
