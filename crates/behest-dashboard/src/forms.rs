@@ -4,7 +4,7 @@
 
 use crate::page::PageError;
 use crate::session::SignedIn;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 
 /// The largest form the dashboard accepts (a settings form with a full blocklist and
@@ -46,17 +46,21 @@ impl FormData {
     }
 }
 
+impl FormData {
+    /// Reads and parses a form body of at most [`MAX_FORM_BYTES`].
+    pub async fn read(body: Body) -> Result<FormData, PageError> {
+        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .map_err(|_| PageError::Message("the form is too large or was cut off".into()))?;
+        FormData::parse(&bytes)
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for FormData {
     type Rejection = PageError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, PageError> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| PageError::Message("the form is too large or was cut off".into()))?;
-        if bytes.len() > MAX_FORM_BYTES {
-            return Err(PageError::Message("the form is too large".into()));
-        }
-        FormData::parse(&bytes)
+    async fn from_request(req: Request, _: &S) -> Result<Self, PageError> {
+        FormData::read(req.into_body()).await
     }
 }
 

@@ -9,6 +9,7 @@
 //! the binary mounts it and uses [`SignedIn`] and [`session::SignedIn::check_csrf`].
 
 mod assets;
+mod extract;
 mod forms;
 mod page;
 mod pages;

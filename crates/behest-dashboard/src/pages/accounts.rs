@@ -1,6 +1,7 @@
 //! Sign up, sign in (limited exactly as the JSON login is: it is the same service), sign
 //! out, the tenant switcher and the plan page.
 
+use crate::extract::Posted;
 use crate::forms::FormData;
 use crate::page::{self, document, field, see_other, Errors, Input, PageError, Section, Shell};
 use crate::session::{
@@ -190,11 +191,9 @@ pub async fn sign_up(
 
 pub async fn sign_out(
     State(ctl): State<ControlState>,
-    who: SignedIn,
     headers: HeaderMap,
-    form: FormData,
+    Posted { who, .. }: Posted,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
     accounts::logout(&ctl, &who.session).await?;
     let secure = session::is_https(&headers);
     let mut response = see_other("/sign-in");
@@ -208,11 +207,9 @@ pub async fn sign_out(
 
 /// The tenant switcher: remembers the choice if the user is a member of that tenant.
 pub async fn switch_tenant(
-    who: SignedIn,
     headers: HeaderMap,
-    form: FormData,
+    Posted { who, form }: Posted,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
     let chosen = form
         .get("tenant_id")
         .and_then(|v| v.parse::<uuid::Uuid>().ok())
@@ -285,11 +282,9 @@ fn plan_page(who: &SignedIn, status: StatusCode, errors: &Errors) -> Response {
 /// A new tenant owned by the user (within `[limits] tenants_per_user`), then chosen.
 pub async fn create_tenant(
     State(ctl): State<ControlState>,
-    who: SignedIn,
     headers: HeaderMap,
-    form: FormData,
+    Posted { who, form }: Posted,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
     let input = CreateTenantInput {
         name: form.text("name"),
     };

@@ -2,7 +2,7 @@
 //! kill switches with their state, the provider catalog and its model sync. Without
 //! `ADMIN_SECRET` configured the page says the admin routes are off.
 
-use crate::forms::FormData;
+use crate::extract::Posted;
 use crate::page::{self, button_form, notice, Errors, PageError, Section, Shell};
 use crate::pages::{done_message, Done};
 use crate::session::{self, set_cookie, SignedIn, ADMIN_COOKIE};
@@ -135,11 +135,9 @@ pub async fn page(
 
 pub async fn sign_in(
     State(ctl): State<ControlState>,
-    who: SignedIn,
     headers: HeaderMap,
-    form: FormData,
+    Posted { who, form }: Posted,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
     let presented = form.get("admin_secret").unwrap_or_default();
     match ctl.config.admin_secret.as_deref() {
         Some(secret) if behest_auth::constant_time_eq(presented, secret) => {
@@ -162,12 +160,7 @@ pub async fn sign_in(
     }
 }
 
-pub async fn sign_out(
-    who: SignedIn,
-    headers: HeaderMap,
-    form: FormData,
-) -> Result<Response, PageError> {
-    form.check(&who)?;
+pub async fn sign_out(headers: HeaderMap, _: Posted) -> Result<Response, PageError> {
     let mut response = page::see_other("/admin");
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -188,11 +181,9 @@ fn require_admin(headers: &HeaderMap, ctl: &ControlState) -> Result<(), PageErro
 
 pub async fn killswitch(
     State(ctl): State<ControlState>,
-    who: SignedIn,
     headers: HeaderMap,
-    form: FormData,
+    Posted { form, .. }: Posted,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
     require_admin(&headers, &ctl)?;
     let target = || {
         form.text("id")
@@ -219,12 +210,10 @@ pub async fn killswitch(
 
 pub async fn sync(
     State(ctl): State<ControlState>,
-    who: SignedIn,
     headers: HeaderMap,
     Path(id): Path<String>,
-    form: FormData,
+    Posted { who, .. }: Posted,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
     require_admin(&headers, &ctl)?;
     let message = match catalog::sync(&ctl, &Actor::Admin, &id).await {
         Ok(view) => format!(

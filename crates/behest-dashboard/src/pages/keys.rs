@@ -1,11 +1,10 @@
 //! A project's API keys: the list (never a plaintext), creating one with a role (the
 //! plaintext shown once, with a copy button), rotating and revoking with confirmation.
 
-use crate::forms::FormData;
+use crate::extract::{ProjectPage, ProjectPost};
 use crate::page::{
     self, button_form, field, notice, Errors, Input, PageError, ProjectTab, Section, Shell,
 };
-use crate::pages::projects::load;
 use crate::pages::{done_message, parse_id, Done};
 use crate::session::SignedIn;
 use axum::extract::{Path, Query, State};
@@ -96,11 +95,9 @@ fn render(
 
 pub async fn list(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
     Query(done): Query<Done>,
+    ProjectPage { who, project }: ProjectPage,
 ) -> Result<Response, PageError> {
-    let project = load(&ctl, &who, &id).await?;
     let keys = api_keys::list(&ctl, &who.actor(), project.id).await?;
     Ok(page::ok(render(
         &who,
@@ -114,12 +111,8 @@ pub async fn list(
 
 pub async fn create(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
-    form: FormData,
+    ProjectPost { who, project, form }: ProjectPost,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
-    let project = load(&ctl, &who, &id).await?;
     let input = CreateKeyInput {
         name: form.text("name"),
         role: form.text("role"),
@@ -148,12 +141,9 @@ pub async fn create(
 
 pub async fn rotate(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path((id, key)): Path<(String, String)>,
-    form: FormData,
+    Path((_, key)): Path<(String, String)>,
+    ProjectPost { who, project, .. }: ProjectPost,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
-    let project = load(&ctl, &who, &id).await?;
     let rotated = api_keys::rotate(&ctl, &who.actor(), project.id, parse_id(&key)?).await?;
     let keys = api_keys::list(&ctl, &who.actor(), project.id).await?;
     Ok(page::respond(
@@ -174,12 +164,9 @@ pub async fn rotate(
 
 pub async fn revoke(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path((id, key)): Path<(String, String)>,
-    form: FormData,
+    Path((_, key)): Path<(String, String)>,
+    ProjectPost { project, who, .. }: ProjectPost,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
-    let project = load(&ctl, &who, &id).await?;
     api_keys::revoke(&ctl, &who.actor(), project.id, parse_id(&key)?).await?;
     Ok(page::see_other(&format!(
         "/projects/{}/keys?done=revoked",

@@ -2,12 +2,11 @@
 //! context window and price; save a draft, publish it, or set a model live at once,
 //! as the seed's model routes do.
 
-use crate::forms::FormData;
+use crate::extract::{ProjectPage, ProjectPost};
 use crate::page::{self, field, notice, Errors, Input, PageError, ProjectTab, Section, Shell};
-use crate::pages::projects::load;
 use crate::pages::{done_message, Done};
 use crate::session::SignedIn;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::Response;
 use behest_control::service::providers::{self, TenantModelView};
 use behest_control::service::settings::{self, DraftComparison, ModelInput};
@@ -113,11 +112,9 @@ async fn show(
 
 pub async fn page(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
     Query(done): Query<Done>,
+    ProjectPage { who, project }: ProjectPage,
 ) -> Result<Response, PageError> {
-    let project = load(&ctl, &who, &id).await?;
     show(
         &ctl,
         &who,
@@ -131,12 +128,8 @@ pub async fn page(
 
 pub async fn act(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
-    form: FormData,
+    ProjectPost { who, project, form }: ProjectPost,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
-    let project = load(&ctl, &who, &id).await?;
     let actor = who.actor();
     let input = || ModelInput {
         provider_model: form.text("provider_model"),

@@ -2,10 +2,9 @@
 //! (from the page's script) to `/projects/{id}/playground/stream`, which the binary
 //! serves through the data plane's pipeline; the answer grows token by token.
 
+use crate::extract::ProjectPage;
 use crate::page::{self, PageError, ProjectTab, Section, Shell};
-use crate::pages::projects::load;
-use crate::session::SignedIn;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use behest_control::service::playground::CALLS_PER_HOUR;
 use behest_control::service::settings;
@@ -14,10 +13,8 @@ use maud::html;
 
 pub async fn page(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
+    ProjectPage { who, project }: ProjectPage,
 ) -> Result<Response, PageError> {
-    let project = load(&ctl, &who, &id).await?;
     let comparison = settings::compare(&ctl, &who.actor(), project.id).await?;
     let model = comparison
         .draft_provider_model

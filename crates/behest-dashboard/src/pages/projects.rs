@@ -1,14 +1,14 @@
 //! Projects: the list with DNS status, creating one (the plan's limit explained), the
 //! overview with its quickstart filled in, DNS retry and suspension.
 
-use crate::forms::FormData;
+use crate::extract::{Posted, ProjectPage, ProjectPost};
 use crate::page::{
     self, button_form, field, notice, ok, see_other, Errors, Input, PageError, ProjectTab, Section,
     Shell,
 };
-use crate::pages::{done_message, parse_id, Done};
+use crate::pages::{done_message, Done};
 use crate::session::{self, SignedIn};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use behest_control::service::projects::{self, CreateProjectInput};
@@ -89,10 +89,8 @@ pub async fn new_page(who: SignedIn) -> Response {
 
 pub async fn create(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    form: FormData,
+    Posted { who, form }: Posted,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
     let name = form.get("name").unwrap_or_default().to_owned();
     let input = CreateProjectInput {
         name: Some(name.clone()),
@@ -118,24 +116,12 @@ pub async fn create(
     }
 }
 
-/// The project and its DNS state, for every project page's header.
-pub(crate) async fn load(
-    ctl: &ControlState,
-    who: &SignedIn,
-    id: &str,
-) -> Result<ProjectView, PageError> {
-    let id = parse_id(id)?;
-    Ok(projects::show(ctl, &who.actor(), id).await?)
-}
-
 pub async fn overview(
     State(ctl): State<ControlState>,
-    who: SignedIn,
     headers: HeaderMap,
-    Path(id): Path<String>,
     Query(done): Query<Done>,
+    ProjectPage { who, project }: ProjectPage,
 ) -> Result<Response, PageError> {
-    let project = load(&ctl, &who, &id).await?;
     let dns = projects::provisioning(&ctl, &who.actor(), project.id).await?;
     let base = project_base(&project, &headers);
     Ok(ok(overview_page(
@@ -270,26 +256,21 @@ fn quickstart(project: &ProjectView, host: &str) -> Markup {
 
 pub async fn retry(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
-    form: FormData,
+    ProjectPost { who, project, .. }: ProjectPost,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
-    let id = parse_id(&id)?;
-    projects::retry_provisioning(&ctl, &who.actor(), id).await?;
-    Ok(see_other(&format!("/projects/{id}?done=retried")))
+    projects::retry_provisioning(&ctl, &who.actor(), project.id).await?;
+    Ok(see_other(&format!("/projects/{}?done=retried", project.id)))
 }
 
 pub async fn suspend(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
-    form: FormData,
+    ProjectPost { who, project, .. }: ProjectPost,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
-    let id = parse_id(&id)?;
-    projects::suspend(&ctl, &who.actor(), id).await?;
-    Ok(see_other(&format!("/projects/{id}?done=suspended")))
+    projects::suspend(&ctl, &who.actor(), project.id).await?;
+    Ok(see_other(&format!(
+        "/projects/{}?done=suspended",
+        project.id
+    )))
 }
 
 #[cfg(test)]

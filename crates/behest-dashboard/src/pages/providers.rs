@@ -2,7 +2,7 @@
 //! key (the outcome shown), save, remove. A free tenant sees why it cannot, and how to
 //! upgrade.
 
-use crate::forms::FormData;
+use crate::extract::Posted;
 use crate::page::{self, button_form, notice, Errors, PageError, Section, Shell};
 use crate::pages::{done_message, Done};
 use crate::session::SignedIn;
@@ -109,12 +109,10 @@ pub struct Remove {
 
 pub async fn act(
     State(ctl): State<ControlState>,
-    who: SignedIn,
     Path(provider): Path<String>,
     Query(remove): Query<Remove>,
-    form: FormData,
+    Posted { who, form }: Posted,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
     let actor = who.actor();
     let tenant = who.tenant.id;
     let api_key = form.text("api_key");

@@ -3,14 +3,14 @@
 //! its field); the page always shows the field-by-field difference from what is
 //! deployed, and Deploy / Discard draft act on it.
 
+use crate::extract::{ProjectPage, ProjectPost};
 use crate::forms::FormData;
 use crate::page::{
     self, button_form, field, notice, Errors, Input, PageError, ProjectTab, Section, Shell,
 };
-use crate::pages::projects::load;
 use crate::pages::{done_message, Done};
 use crate::session::SignedIn;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::Response;
 use behest_control::service::providers;
 use behest_control::service::settings::{self, DraftComparison};
@@ -372,11 +372,9 @@ fn with_current(mut models: Vec<String>, current: Option<&str>) -> Vec<String> {
 
 pub async fn page(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
     Query(done): Query<Done>,
+    ProjectPage { who, project }: ProjectPage,
 ) -> Result<Response, PageError> {
-    let project = load(&ctl, &who, &id).await?;
     let comparison = settings::compare(&ctl, &who.actor(), project.id).await?;
     let current = comparison
         .draft_provider_model
@@ -396,12 +394,8 @@ pub async fn page(
 
 pub async fn save(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
-    form: FormData,
+    ProjectPost { who, project, form }: ProjectPost,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
-    let project = load(&ctl, &who, &id).await?;
     let change = change_from_form(&form);
     match settings::update(&ctl, &who.actor(), project.id, &change).await {
         Ok(_) => Ok(page::see_other(&format!(
@@ -448,12 +442,8 @@ fn posted_values(draft: &SettingsValues, change: &Map<String, Value>) -> Setting
 
 pub async fn deploy(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
-    form: FormData,
+    ProjectPost { who, project, .. }: ProjectPost,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
-    let project = load(&ctl, &who, &id).await?;
     settings::deploy(&ctl, &who.actor(), project.id).await?;
     Ok(page::see_other(&format!(
         "/projects/{}/settings?done=deployed",
@@ -463,12 +453,8 @@ pub async fn deploy(
 
 pub async fn discard(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
-    form: FormData,
+    ProjectPost { who, project, .. }: ProjectPost,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
-    let project = load(&ctl, &who, &id).await?;
     settings::discard_draft(&ctl, &who.actor(), project.id).await?;
     Ok(page::see_other(&format!(
         "/projects/{}/settings?done=discarded",

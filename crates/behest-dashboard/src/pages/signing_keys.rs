@@ -1,7 +1,7 @@
 //! The tenant's signing keys (dashboard → Keys → Signing): create one (the private key
 //! shown once, to copy or download), list them by kid, revoke.
 
-use crate::forms::FormData;
+use crate::extract::Posted;
 use crate::page::{self, button_form, field, notice, Errors, Input, PageError, Section, Shell};
 use crate::pages::{done_message, Done};
 use crate::session::SignedIn;
@@ -92,10 +92,8 @@ pub async fn list(
 
 pub async fn create(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    form: FormData,
+    Posted { who, form }: Posted,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
     let input = CreateSigningKeyInput {
         name: form.text("name"),
     };
@@ -118,11 +116,9 @@ pub async fn create(
 
 pub async fn revoke(
     State(ctl): State<ControlState>,
-    who: SignedIn,
     Path(kid): Path<String>,
-    form: FormData,
+    Posted { who, .. }: Posted,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
     signing_keys::revoke(&ctl, &who.actor(), who.tenant.id, &kid).await?;
     Ok(page::see_other("/signing-keys?done=revoked"))
 }

@@ -1,11 +1,11 @@
 //! Tiers (up to three per project): each with its overrides and the resolved settings
 //! a token of that tier gets. Tiers are part of the draft: a deploy makes them live.
 
+use crate::extract::{ProjectPage, ProjectPost};
 use crate::forms::FormData;
 use crate::page::{
     self, button_form, field, notice, Errors, Input, PageError, ProjectTab, Section, Shell,
 };
-use crate::pages::projects::load;
 use crate::pages::settings::{label_of, modes};
 use crate::pages::{done_message, parse_id, Done};
 use crate::session::SignedIn;
@@ -130,11 +130,9 @@ fn render(
 
 pub async fn page(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
     Query(done): Query<Done>,
+    ProjectPage { who, project }: ProjectPage,
 ) -> Result<Response, PageError> {
-    let project = load(&ctl, &who, &id).await?;
     let tiers = tiers::list(&ctl, &who.actor(), project.id).await?;
     Ok(page::ok(render(
         &who,
@@ -147,12 +145,8 @@ pub async fn page(
 
 pub async fn create(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
-    form: FormData,
+    ProjectPost { who, project, form }: ProjectPost,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
-    let project = load(&ctl, &who, &id).await?;
     let sort_order = form.text("sort_order").map(|v| v.parse::<i64>());
     let input = TierInput {
         name: form.text("name"),
@@ -190,12 +184,9 @@ pub async fn create(
 
 pub async fn delete(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path((id, tier)): Path<(String, String)>,
-    form: FormData,
+    Path((_, tier)): Path<(String, String)>,
+    ProjectPost { who, project, .. }: ProjectPost,
 ) -> Result<Response, PageError> {
-    form.check(&who)?;
-    let project = load(&ctl, &who, &id).await?;
     tiers::delete(&ctl, &who.actor(), project.id, parse_id(&tier)?).await?;
     Ok(page::see_other(&format!(
         "/projects/{}/tiers?done=tier-deleted",

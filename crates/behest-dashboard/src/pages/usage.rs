@@ -2,10 +2,10 @@
 //! SVG bar charts, top users and sessions (cost per session), refusals by reason and
 //! guard hits, and the same days as CSV.
 
+use crate::extract::ProjectPage;
 use crate::page::{self, PageError, ProjectTab, Section, Shell};
-use crate::pages::projects::load;
 use crate::session::SignedIn;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use behest_control::service::usage::{self, ProjectUsageView, UsageInput};
@@ -139,11 +139,9 @@ fn dollars(v: f64) -> String {
 
 pub async fn page(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
     Query(period): Query<Period>,
+    ProjectPage { who, project }: ProjectPage,
 ) -> Result<Response, PageError> {
-    let project = load(&ctl, &who, &id).await?;
     let days = period.days();
     let view = report(&ctl, &who, project.id, days).await?;
     let label = |start: &str| {
@@ -253,11 +251,9 @@ fn outcomes(view: &ProjectUsageView) -> Markup {
 /// The period's buckets as CSV, one row per day (per hour for the last 24 hours).
 pub async fn csv(
     State(ctl): State<ControlState>,
-    who: SignedIn,
-    Path(id): Path<String>,
     Query(period): Query<Period>,
+    ProjectPage { who, project }: ProjectPage,
 ) -> Result<Response, PageError> {
-    let project = load(&ctl, &who, &id).await?;
     let view = report(&ctl, &who, project.id, period.days()).await?;
     let mut body =
         String::from("start,requests,prompt_tokens,completion_tokens,total_tokens,cost_usd\n");
