@@ -114,6 +114,15 @@ impl<'a> Visitor<'a> {
         page
     }
 
+    /// A browser already signed in with a session the JSON API opened.
+    fn signed_in(server: &'a Server, session: &str) -> Visitor<'a> {
+        let mut visitor = Visitor::new(server);
+        visitor
+            .cookies
+            .insert("behest_session".to_owned(), session.to_owned());
+        visitor
+    }
+
     fn session(&self) -> String {
         self.cookies["behest_session"].clone()
     }
@@ -414,6 +423,566 @@ async fn every_state_changing_route_needs_its_csrf_token() {
     assert_eq!(status.body["global"], false, "{status:?}");
 }
 
+async fn provider_keys_are_validated_saved_and_removed_on_the_page() {
+    let fakes = behest_fakes::FakeProviders::start().await.unwrap();
+    let root = format!("http://{}", fakes.addr());
+    let config = format!(
+        "[providers.openai]\nbase_url = \"{root}/v1\"\n[providers.anthropic]\nbase_url = \"{root}\"\n[providers.cohere]\nbase_url = \"{root}\"\n"
+    );
+    let server = Server::start_with(Backend::Sqlite, &[], &config).await;
+    let account = server.signup("byok-page@example.com").await;
+    let mut browser = Visitor::signed_in(&server, &account.session);
+
+    // A free tenant sees why it cannot, and where to look; a save is refused anyway.
+    let page = browser.get("/provider-keys").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("needs the pro plan"), "{}", page.body);
+    assert!(page.body.contains("href=\"/plan\""));
+    assert!(page.body.contains(" disabled"));
+    let csrf = page.csrf();
+    let openai_key = "sk-proj-tenantOwnKeyAAAAAAAAAAAAAAAA1111";
+    let page = browser
+        .post(
+            "/provider-keys/openai",
+            &[
+                ("_csrf", &csrf),
+                ("action", "save"),
+                ("api_key", openai_key),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("needs the pro plan"));
+
+    let r = server
+        .admin(
+            "PUT",
+            &format!("/auth/v1/admin/tenants/{}/plan", account.tenant_id),
+            Some(serde_json::json!({"plan": "pro"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let page = browser.get("/provider-keys").await;
+    assert!(!page.body.contains("needs the pro plan"));
+
+    // Validate: the provider's verdict, shown at that provider.
+    let page = browser
+        .post(
+            "/provider-keys/anthropic",
+            &[
+                ("_csrf", &csrf),
+                ("action", "validate"),
+                ("api_key", "sk-ant-api03-anotherValidKeyXXXXXXXXX"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Valid: the provider accepted this key."));
+    let page = browser
+        .post(
+            "/provider-keys/cohere",
+            &[
+                ("_csrf", &csrf),
+                ("action", "validate"),
+                ("api_key", "revokedKeyGGGGGGGGGGGGGGGGGGGGGGGGGGGGGG"),
+            ],
+        )
+        .await;
+    assert!(
+        page.body.contains("Not valid: invalid key."),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("revokedKeyGGGG"), "the key came back");
+
+    // Save: the last four only; then remove.
+    let page = browser
+        .post(
+            "/provider-keys/openai",
+            &[
+                ("_csrf", &csrf),
+                ("action", "save"),
+                ("api_key", openai_key),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (page.status, location(&page)),
+        (303, "/provider-keys?done=key-saved")
+    );
+    let page = browser.get("/provider-keys?done=key-saved").await;
+    assert!(page.body.contains("Provider key saved."));
+    assert!(
+        page.body.contains("key ending <code>1111</code>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(&openai_key[..openai_key.len() - 4]));
+    let page = browser
+        .post("/provider-keys/openai?remove=1", &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(location(&page), "/provider-keys?done=key-removed");
+    let r = server
+        .call(
+            "GET",
+            &format!("/auth/v1/tenants/{}/providers", account.tenant_id),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["providers"], serde_json::json!([]), "{r:?}");
+}
+
+async fn the_admin_signs_in_with_the_secret_and_flips_kill_switches() {
+    let server = Server::start(Backend::Sqlite).await;
+    let account = server.signup("operator@example.com").await;
+    let mut browser = Visitor::signed_in(&server, &account.session);
+    let page = browser.get("/admin").await;
+    assert!(page.body.contains("Admin secret") && !page.body.contains("Kill switches"));
+    let csrf = page.csrf();
+
+    let page = browser
+        .post(
+            "/admin/sign-in",
+            &[("_csrf", &csrf), ("admin_secret", "not-the-secret-at-all")],
+        )
+        .await;
+    assert_eq!(page.status, 401);
+    assert!(page.set_cookie("behest_admin").is_none());
+    // Not signed in as admin: the switch is refused.
+    let page = browser
+        .post(
+            "/admin/killswitch",
+            &[("_csrf", &csrf), ("scope", "global"), ("enabled", "true")],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+
+    let page = browser
+        .post(
+            "/admin/sign-in",
+            &[("_csrf", &csrf), ("admin_secret", common::ADMIN_SECRET)],
+        )
+        .await;
+    assert_eq!((page.status, location(&page)), (303, "/admin"));
+    let cookie = page.set_cookie("behest_admin").unwrap();
+    assert!(
+        cookie.contains("; HttpOnly; SameSite=Lax; Max-Age=43200"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains(common::ADMIN_SECRET),
+        "the cookie proves, not holds"
+    );
+    let page = browser.get("/admin").await;
+    assert!(page.body.contains("<h2>Kill switches</h2>"));
+    assert!(page.body.contains("<code>openai</code>"), "the catalog");
+
+    let page = browser
+        .post(
+            "/admin/killswitch",
+            &[("_csrf", &csrf), ("scope", "global"), ("enabled", "true")],
+        )
+        .await;
+    assert_eq!(location(&page), "/admin?done=switched");
+    let status = server
+        .admin("GET", "/v1/admin/killswitch/status", None)
+        .await;
+    assert_eq!(status.body["global"], true, "{status:?}");
+    let page = browser.get("/admin").await;
+    assert!(page.body.contains("ON — all traffic refused"));
+    browser
+        .post(
+            "/admin/killswitch",
+            &[("_csrf", &csrf), ("scope", "global"), ("enabled", "false")],
+        )
+        .await;
+    let status = server
+        .admin("GET", "/v1/admin/killswitch/status", None)
+        .await;
+    assert_eq!(status.body["global"], false, "{status:?}");
+
+    // A project switched off by id, and back on from its row.
+    let project = server.create_project(&account, "Switched").await;
+    let id = project["id"].as_str().unwrap();
+    browser
+        .post(
+            "/admin/killswitch",
+            &[
+                ("_csrf", &csrf),
+                ("scope", "project"),
+                ("id", id),
+                ("enabled", "true"),
+            ],
+        )
+        .await;
+    let status = server
+        .admin("GET", "/v1/admin/killswitch/status", None)
+        .await;
+    assert_eq!(
+        status.body["projects"],
+        serde_json::json!([id]),
+        "{status:?}"
+    );
+    let page = browser
+        .post(
+            "/admin/killswitch",
+            &[
+                ("_csrf", &csrf),
+                ("scope", "project"),
+                ("id", "nope"),
+                ("enabled", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400, "a bad id is named: {}", page.body);
+
+    // Signed out of admin: refused again.
+    browser.post("/admin/sign-out", &[("_csrf", &csrf)]).await;
+    assert!(!browser.cookies.contains_key("behest_admin"));
+    let page = browser
+        .post(
+            "/admin/killswitch",
+            &[("_csrf", &csrf), ("scope", "global"), ("enabled", "true")],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+}
+
+async fn usage_shows_refusals_and_guard_hits() {
+    let server = Server::start(Backend::Sqlite).await;
+    let account = server.signup("usage-page@example.com").await;
+    let project = server.project_with_token(&account, "Guarded").await;
+    server
+        .deploy_settings(
+            &account,
+            &project.id,
+            serde_json::json!({"sentinel_mode": "enforce", "sentinel_blocklist": ["forbidden"]}),
+        )
+        .await;
+    let ask = |text: &str| serde_json::json!({"messages": [{"role": "user", "content": text}]});
+    let r = server
+        .chat(&project.slug, &project.token, ask("hello"))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = server
+        .chat(&project.slug, &project.token, ask("something forbidden"))
+        .await;
+    assert_eq!(r.status, 451, "{r:?}");
+
+    let mut browser = Visitor::signed_in(&server, &account.session);
+    let path = format!("/projects/{}/usage", project.id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let page = loop {
+        let page = browser.get(&path).await;
+        // Both records in (the page's queries are separate reads of a growing table).
+        let both = page.body.contains("content_blocked")
+            && page.body.contains("<div class=\"stat\">Requests<b>2</b>");
+        if both || std::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(
+        page.body.contains("<code>content_blocked</code>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<code>blocklist:0</code>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<code>end-user-1</code>"), "top users");
+    assert!(!page.body.contains("something forbidden"), "never the text");
+    // Seven daily bars, the empty days included.
+    assert_eq!(
+        page.body.matches("<rect class=\"bar\"").count(),
+        3 * 7,
+        "{}",
+        page.body
+    );
+    let csv = browser.get(&format!("{path}.csv?days=7")).await;
+    assert_eq!(csv.header("content-type"), "text/csv; charset=utf-8");
+    assert!(csv
+        .header("content-disposition")
+        .starts_with("attachment; filename=\"usage-"));
+    let rows: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(
+        rows[0],
+        "start,requests,prompt_tokens,completion_tokens,total_tokens,cost_usd"
+    );
+    assert_eq!(rows.len(), 1 + 7, "{}", csv.body);
+    let requests: i64 = rows[1..]
+        .iter()
+        .map(|r| r.split(',').nth(1).unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(requests, 2, "{}", csv.body);
+}
+
+/// The text between `start` and the next `end` after it.
+fn between<'b>(body: &'b str, start: &str, end: &str) -> &'b str {
+    let from = body
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {body}"))
+        + start.len();
+    let len = body[from..].find(end).unwrap();
+    &body[from..from + len]
+}
+
+async fn project_pages_act_through_the_services() {
+    let server = Server::start(Backend::Sqlite).await;
+    let account = server.signup("pages@example.com").await;
+    let mut browser = Visitor::signed_in(&server, &account.session);
+    let csrf = browser.get("/projects").await.csrf();
+
+    // The free plan's limit, explained where the form is.
+    for name in ["One", "Two", "Three"] {
+        let page = browser
+            .post("/projects/new", &[("_csrf", &csrf), ("name", name)])
+            .await;
+        assert_eq!(page.status, 303, "{}", page.body);
+    }
+    let page = browser
+        .post("/projects/new", &[("_csrf", &csrf), ("name", "Four")])
+        .await;
+    assert_eq!(page.status, 403);
+    assert!(
+        page.body
+            .contains("The free plan runs at most 3 active projects"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("value=\"Four\""), "what was typed stays");
+    let page = browser
+        .post("/projects/new", &[("_csrf", &csrf), ("name", "")])
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("id=\"name-error\""), "{}", page.body);
+
+    let id = first_project_id(&browser.get("/projects").await.body);
+    let base = format!("/projects/{id}");
+
+    // API keys: create, rotate (the old one stops minting), revoke.
+    let page = browser
+        .post(
+            &format!("{base}/keys"),
+            &[("_csrf", &csrf), ("name", "web"), ("role", "user")],
+        )
+        .await;
+    let first = between(&page.body, "id=\"new-secret\">", "<").to_owned();
+    assert!(first.starts_with("behest_sk_"), "{first}");
+    let keys = server
+        .call(
+            "GET",
+            &format!("/auth/v1/projects/{id}/api-keys"),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    let key_id = keys.body[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server
+            .mint(&first, serde_json::json!({"user_id": "u1"}))
+            .await
+            .status,
+        200
+    );
+    let page = browser.get(&format!("{base}/keys")).await;
+    assert!(!page.body.contains(&first), "a listed key is never shown");
+    assert!(
+        !page.body.contains(">never<"),
+        "it minted: last used is set"
+    );
+    let page = browser
+        .post(&format!("{base}/keys/{key_id}/rotate"), &[("_csrf", &csrf)])
+        .await;
+    let second = between(&page.body, "id=\"new-secret\">", "<").to_owned();
+    assert!(second.starts_with("behest_sk_") && second != first);
+    assert_eq!(
+        server
+            .mint(&first, serde_json::json!({"user_id": "u1"}))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        server
+            .mint(&second, serde_json::json!({"user_id": "u1"}))
+            .await
+            .status,
+        200
+    );
+    let keys = server
+        .call(
+            "GET",
+            &format!("/auth/v1/projects/{id}/api-keys"),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    let second_id = keys.body[0]["id"].as_str().unwrap().to_owned();
+    let page = browser
+        .post(
+            &format!("{base}/keys/{second_id}/revoke"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(location(&page), format!("{base}/keys?done=revoked"));
+    assert_eq!(
+        server
+            .mint(&second, serde_json::json!({"user_id": "u1"}))
+            .await
+            .status,
+        401
+    );
+
+    // Signing keys: the private key once, the kid listed, revoked.
+    let page = browser
+        .post("/signing-keys", &[("_csrf", &csrf), ("name", "edge")])
+        .await;
+    assert_eq!(page.status, 200);
+    let private = between(&page.body, "id=\"private-key\" readonly rows=\"8\">", "<");
+    assert!(
+        private.starts_with("behest_pk_-----BEGIN PRIVATE KEY-----"),
+        "{private}"
+    );
+    let kid = between(&page.body, "New signing key <code>", "<").to_owned();
+    let page = browser.get("/signing-keys").await;
+    assert!(page.body.contains(&format!("<code>{kid}</code>")));
+    assert!(!page.body.contains("BEGIN PRIVATE KEY"), "shown once");
+    let page = browser
+        .post(&format!("/signing-keys/{kid}/revoke"), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(location(&page), "/signing-keys?done=revoked");
+    assert!(!browser.get("/signing-keys").await.body.contains(&kid));
+
+    // Tiers: an override refused at its field, then one saved with its resolved view.
+    let page = browser
+        .post(
+            &format!("{base}/tiers"),
+            &[
+                ("_csrf", &csrf),
+                ("name", "pro"),
+                ("overrides.rpm_limit", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"overrides.rpm_limit-error\""),
+        "{}",
+        page.body
+    );
+    let page = browser
+        .post(
+            &format!("{base}/tiers"),
+            &[
+                ("_csrf", &csrf),
+                ("name", "pro"),
+                ("overrides.rpm_limit", "120"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&page), format!("{base}/tiers?done=tier-saved"));
+    let page = browser.get(&format!("{base}/tiers")).await;
+    assert!(
+        page.body.contains("Rate limit (rpm): <code>120</code>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<li>Rate limit (rpm): 120</li>"),
+        "resolved"
+    );
+    let page = browser.get(&format!("{base}/settings")).await;
+    assert!(
+        page.body.contains("data-field=\"tiers\""),
+        "a deploy would change the tiers"
+    );
+
+    // Model: a draft, then published.
+    let page = browser
+        .post(
+            &format!("{base}/model"),
+            &[
+                ("_csrf", &csrf),
+                ("provider_model", "behest/echo"),
+                ("action", "draft"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&page), format!("{base}/model?done=model-draft"));
+    let settings = server
+        .call(
+            "GET",
+            &format!("/auth/v1/projects/{id}/settings"),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    assert_eq!(settings.body["draft_provider_model"], "behest/echo");
+    assert_eq!(settings.body["provider_model"], serde_json::Value::Null);
+    let page = browser
+        .post(
+            &format!("{base}/model"),
+            &[("_csrf", &csrf), ("action", "publish")],
+        )
+        .await;
+    assert_eq!(
+        location(&page),
+        format!("{base}/model?done=model-published")
+    );
+    let settings = server
+        .call(
+            "GET",
+            &format!("/auth/v1/projects/{id}/settings"),
+            Some(&account.session),
+            None,
+        )
+        .await;
+    assert_eq!(settings.body["provider_model"], "behest/echo");
+    let page = browser
+        .post(
+            &format!("{base}/model"),
+            &[
+                ("_csrf", &csrf),
+                ("provider_model", "no-such-model"),
+                ("action", "live"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page
+        .body
+        .contains("&quot;no-such-model&quot; is not a known model"));
+
+    // Suspended: the page says so, and the data plane refuses its tokens.
+    let fixture_key = server.create_key(&account, &id, None).await;
+    let token = server
+        .mint(&fixture_key, serde_json::json!({"user_id": "u2"}))
+        .await
+        .str("access_token");
+    let page = browser
+        .post(&format!("{base}/suspend"), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(location(&page), format!("{base}?done=suspended"));
+    let page = browser.get(&format!("{base}?done=suspended")).await;
+    assert!(
+        page.body.contains("Project suspended.") && page.body.contains("This project is suspended")
+    );
+    assert!(!page.body.contains(">Suspend project<"));
+    let slug = between(&page.body, "Slug<b><code>", "<").to_owned();
+    let r = server
+        .chat(
+            &slug,
+            &token,
+            serde_json::json!({"messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{r:?}");
+}
+
 fn main() -> std::process::ExitCode {
     Tests::new()
         .add(
@@ -430,6 +999,26 @@ fn main() -> std::process::ExitCode {
             "every_state_changing_route_needs_its_csrf_token",
             &[],
             every_state_changing_route_needs_its_csrf_token,
+        )
+        .add(
+            "provider_keys_are_validated_saved_and_removed_on_the_page",
+            &[],
+            provider_keys_are_validated_saved_and_removed_on_the_page,
+        )
+        .add(
+            "the_admin_signs_in_with_the_secret_and_flips_kill_switches",
+            &[],
+            the_admin_signs_in_with_the_secret_and_flips_kill_switches,
+        )
+        .add(
+            "project_pages_act_through_the_services",
+            &[],
+            project_pages_act_through_the_services,
+        )
+        .add(
+            "usage_shows_refusals_and_guard_hits",
+            &[],
+            usage_shows_refusals_and_guard_hits,
         )
         .run()
 }

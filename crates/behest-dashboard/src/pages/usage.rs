@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use behest_control::service::usage::{self, ProjectUsageView, UsageInput};
 use behest_control::ControlState;
 use behest_core::usage::{Granularity, GuardKind, UsageTotals};
-use chrono::{Duration, Utc};
+use chrono::{Duration, NaiveTime, Timelike, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::fmt::Write;
@@ -42,15 +42,24 @@ async fn report(
     project_id: uuid::Uuid,
     days: i64,
 ) -> Result<ProjectUsageView, PageError> {
-    let to = Utc::now() + Duration::minutes(1);
+    let now = Utc::now();
+    // Whole buckets: "the last 7 days" is today and the six days before it, "the last
+    // 24 hours" this hour and the 23 before it.
+    let (from, granularity) = if days == 1 {
+        let hour = now
+            .with_minute(0)
+            .and_then(|t| t.with_second(0))
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(now);
+        (hour - Duration::hours(23), Granularity::Hour)
+    } else {
+        let today = now.date_naive().and_time(NaiveTime::MIN).and_utc();
+        (today - Duration::days(days - 1), Granularity::Day)
+    };
     let input = UsageInput {
-        from: to - Duration::days(days),
-        to,
-        granularity: if days == 1 {
-            Granularity::Hour
-        } else {
-            Granularity::Day
-        },
+        from,
+        to: now + Duration::minutes(1),
+        granularity,
         user_id: None,
     };
     Ok(usage::project_usage(ctl, &who.actor(), project_id, input).await?)
