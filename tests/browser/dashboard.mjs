@@ -76,7 +76,7 @@ const JOURNEY_CHECKS = [
   'mintWithCopiedKey', 'streamed', 'streamedTwice',
   'usagePage', 'usageShowsUser', 'usageCharts', 'usageControls', 'usageTopSessions',
   'usageCsvLink', 'usageCsvDownload',
-  'tiersPage', 'modelPage', 'modelDraftSaved', 'playgroundPage', 'playgroundStreams', 'playgroundTokens',
+  'tiersPage', 'modelPage', 'modelDraftSaved', 'playgroundPage', 'playgroundStreams', 'playgroundTokens', 'playgroundOutcome',
   'signingKeysPage', 'providerKeysPage', 'adminPage', 'adminSignInForm',
   'otherTenantStatus404', 'otherTenantNotFound', 'otherTenantSettings404', 'otherTenantNoLeak',
   'unknownProject404',
@@ -720,8 +720,16 @@ async function journey(browser) {
       .catch(() => {});
     const said = await text(answer).catch(() => '');
     check('playgroundStreams', said.includes('Hello playground'), `#answer ${JSON.stringify(said.slice(0, 200))}`);
+    // The stream's end fills in the tokens and the guard's outcome.
+    await page
+      .waitForFunction(() => !['—', 'Streaming…'].includes(document.querySelector('#outcome')?.textContent ?? ''), null, {
+        timeout: NAV_TIMEOUT_MS,
+      })
+      .catch(() => {});
     const tokens = await text(page.locator('#tokens')).catch(() => '');
     check('playgroundTokens', /\d/.test(tokens), `#tokens ${JSON.stringify(tokens)}`);
+    const outcome = await text(page.locator('#outcome')).catch(() => '');
+    check('playgroundOutcome', outcome.startsWith('Completed'), `#outcome ${JSON.stringify(outcome)}`);
     result.values.playground = { answer: said.slice(0, 200), tokens };
     await shot(page, 'playground');
   });

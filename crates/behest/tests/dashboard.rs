@@ -99,6 +99,7 @@ const CHECKS: &[&str] = &[
     "playgroundPage",
     "playgroundStreams",
     "playgroundTokens",
+    "playgroundOutcome",
     "signingKeysPage",
     "providerKeysPage",
     "adminPage",
