@@ -246,62 +246,45 @@ pub fn plain_page(status: StatusCode, title: &str, message: &str) -> Response {
     )
 }
 
-/// The messages of a refusal, by field, for a form to show next to its inputs;
-/// anything not about one field goes to the form's banner (`field` "").
-pub fn field_errors(err: &ControlError) -> Vec<(String, String)> {
-    match err {
-        ControlError::Invalid(errors) => errors
-            .iter()
-            .map(|FieldError { field, message }| (field.clone(), message.clone()))
-            .collect(),
-        other => vec![(String::new(), ApiError::from(clone_refusal(other)).message)],
-    }
-}
-
-/// A refusal's message without consuming it.
-fn clone_refusal(err: &ControlError) -> ControlError {
-    match err {
-        ControlError::Refused {
-            code,
-            message,
-            param,
-        } => ControlError::Refused {
-            code: *code,
-            message: message.clone(),
-            param: param.clone(),
-        },
-        ControlError::RetryLater {
-            code,
-            message,
-            retry_after,
-        } => ControlError::RetryLater {
-            code: *code,
-            message: message.clone(),
-            retry_after: *retry_after,
-        },
-        other => ControlError::internal(other),
-    }
-}
-
-/// The status a form re-rendered with `err` answers with.
-pub fn status_of(err: &ControlError) -> StatusCode {
-    match err {
-        ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
-        other => ApiError::from(clone_refusal(other)).status(),
-    }
-}
-
-/// A form's errors, and the one input markup that shows them next to the field.
+/// A refused form: the status to answer with, and the messages by field (`""`: the
+/// form's banner) to show next to the inputs they name.
 #[derive(Default)]
-pub struct Errors(pub Vec<(String, String)>);
+pub struct Errors {
+    pub status: StatusCode,
+    fields: Vec<(String, String)>,
+}
+
+impl From<ControlError> for Errors {
+    fn from(err: ControlError) -> Errors {
+        match err {
+            ControlError::Invalid(errors) => Errors {
+                status: StatusCode::BAD_REQUEST,
+                fields: errors
+                    .into_iter()
+                    .map(|FieldError { field, message }| (field, message))
+                    .collect(),
+            },
+            // The one conversion into the contract's error (an internal one is logged
+            // there with its cause, and shown without it).
+            other => {
+                let api = ApiError::from(other);
+                Errors::message(api.status(), api.message)
+            }
+        }
+    }
+}
 
 impl Errors {
-    pub fn of(err: &ControlError) -> Errors {
-        Errors(field_errors(err))
+    /// One message for the form's banner.
+    pub fn message(status: StatusCode, message: impl Into<String>) -> Errors {
+        Errors {
+            status,
+            fields: vec![(String::new(), message.into())],
+        }
     }
 
     pub fn for_field(&self, field: &str) -> Option<&str> {
-        self.0
+        self.fields
             .iter()
             .find(|(f, _)| f == field)
             .map(|(_, m)| m.as_str())
@@ -309,7 +292,7 @@ impl Errors {
 
     /// Errors no input shows: the banner's.
     pub fn banner(&self, fields: &[&str]) -> Vec<&str> {
-        self.0
+        self.fields
             .iter()
             .filter(|(f, _)| !fields.contains(&f.as_str()))
             .map(|(_, m)| m.as_str())
@@ -323,7 +306,7 @@ impl Errors {
                 div.alert role="alert" {
                     @for message in banner { p { (message) } }
                 }
-            } @else if !self.0.is_empty() {
+            } @else if !self.fields.is_empty() {
                 div.alert role="alert" { p { "Please correct the fields marked below." } }
             }
         }

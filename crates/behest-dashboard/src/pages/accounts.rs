@@ -133,12 +133,12 @@ fn signed_in(token: &str, max_age: i64, secure: bool) -> Response {
 }
 
 fn refused(kind: Kind, visitor: &Visitor, email: &str, name: &str, err: ControlError) -> Response {
-    let status = page::status_of(&err);
     let retry = match &err {
         ControlError::RetryLater { retry_after, .. } => Some(*retry_after),
         _ => None,
     };
-    let mut response = account_page(kind, visitor, status, email, name, &Errors::of(&err));
+    let errors = Errors::from(err);
+    let mut response = account_page(kind, visitor, errors.status, email, name, &errors);
     if let Some(seconds) = retry.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
         response.headers_mut().insert(header::RETRY_AFTER, seconds);
     }
@@ -302,6 +302,9 @@ pub async fn create_tenant(
             );
             Ok(response)
         }
-        Err(err) => Ok(plan_page(&who, page::status_of(&err), &Errors::of(&err))),
+        Err(err) => {
+            let errors = Errors::from(err);
+            Ok(plan_page(&who, errors.status, &errors))
+        }
     }
 }

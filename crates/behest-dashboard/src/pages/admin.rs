@@ -150,12 +150,9 @@ pub async fn sign_in(
             Ok(response)
         }
         _ => {
-            let errors = Errors(vec![(
-                String::new(),
-                "That is not the admin secret.".into(),
-            )]);
+            let errors = Errors::message(StatusCode::UNAUTHORIZED, "That is not the admin secret.");
             let markup = render(&ctl, &who, false, &errors, None, None).await?;
-            Ok(page::respond(StatusCode::UNAUTHORIZED, markup))
+            Ok(page::respond(errors.status, markup))
         }
     }
 }
@@ -221,8 +218,9 @@ pub async fn sync(
             view.provider_id, view.discovered, view.model_count
         ),
         Err(err) => {
-            let markup = render(&ctl, &who, true, &Errors::of(&err), None, None).await?;
-            return Ok(page::respond(page::status_of(&err), markup));
+            let errors = Errors::from(err);
+            let markup = render(&ctl, &who, true, &errors, None, None).await?;
+            return Ok(page::respond(errors.status, markup));
         }
     };
     Ok(page::ok(

@@ -132,10 +132,13 @@ pub async fn create(
             &Errors::default(),
             None,
         )),
-        Err(err) => page::respond(
-            page::status_of(&err),
-            render(&who, &project, &keys, None, &Errors::of(&err), None),
-        ),
+        Err(err) => {
+            let errors = Errors::from(err);
+            page::respond(
+                errors.status,
+                render(&who, &project, &keys, None, &errors, None),
+            )
+        }
     })
 }
 

@@ -155,15 +155,8 @@ pub async fn act(
             project.id
         ))),
         Err(err) => {
-            show(
-                &ctl,
-                &who,
-                &project,
-                &Errors::of(&err),
-                None,
-                page::status_of(&err),
-            )
-            .await
+            let errors = Errors::from(err);
+            show(&ctl, &who, &project, &errors, None, errors.status).await
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::page::{
 use crate::pages::{done_message, Done};
 use crate::session::{self, SignedIn};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use behest_control::service::projects::{self, CreateProjectInput};
 use behest_control::views::{ProjectView, ProvisioningView};
@@ -98,20 +98,19 @@ pub async fn create(
     match projects::create(&ctl, &who.actor(), who.tenant.id, input).await {
         Ok(project) => Ok(see_other(&format!("/projects/{}", project.id))),
         Err(err) => {
-            let status = page::status_of(&err);
-            let errors = match &err {
+            let errors = match err {
                 // Not a bare 403: what the plan allows and what to do about it.
                 ControlError::Refused {
                     code: ErrorCode::ProjectLimitReached,
                     ..
-                } => Errors(vec![(
-                    String::new(),
+                } => Errors::message(
+                    StatusCode::FORBIDDEN,
                     plan_limit_note(who.tenant.plan)
                         .unwrap_or_else(|| "The plan's project limit is reached.".into()),
-                )]),
-                _ => Errors::of(&err),
+                ),
+                other => Errors::from(other),
             };
-            Ok(page::respond(status, new_form(&who, &name, &errors)))
+            Ok(page::respond(errors.status, new_form(&who, &name, &errors)))
         }
     }
 }

@@ -176,9 +176,10 @@ pub async fn act(
         }
         Err(err) => {
             let keys = providers::list(&ctl, &actor, tenant).await?.providers;
+            let errors = Errors::from(err);
             Ok(page::respond(
-                page::status_of(&err),
-                render(&who, &keys, None, &Errors::of(&err), None),
+                errors.status,
+                render(&who, &keys, None, &errors, None),
             ))
         }
     }

@@ -403,19 +403,20 @@ pub async fn save(
             project.id
         ))),
         Err(err) => {
+            let errors = Errors::from(err);
             let comparison = settings::compare(&ctl, &who.actor(), project.id).await?;
             // Show what was typed, not the old draft, so nothing is lost.
             let posted = posted_values(&comparison.draft, &change);
             let models = with_current(model_ids(&ctl, &who).await, form.get("provider_model"));
             Ok(page::respond(
-                page::status_of(&err),
+                errors.status,
                 render(Render {
                     who: &who,
                     project: &project,
                     comparison: &comparison,
                     values: &posted,
                     models: &models,
-                    errors: &Errors::of(&err),
+                    errors: &errors,
                     done: None,
                 }),
             ))

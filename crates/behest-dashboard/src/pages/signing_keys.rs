@@ -107,10 +107,10 @@ pub async fn create(
             &Errors::default(),
             None,
         )),
-        Err(err) => page::respond(
-            page::status_of(&err),
-            render(&who, &keys, None, &Errors::of(&err), None),
-        ),
+        Err(err) => {
+            let errors = Errors::from(err);
+            page::respond(errors.status, render(&who, &keys, None, &errors, None))
+        }
     })
 }
 

@@ -153,14 +153,14 @@ pub async fn create(
         sort_order: match sort_order {
             Some(Ok(n)) => Some(n),
             Some(Err(_)) => {
-                let err = behest_control::ControlError::invalid(
+                let errors = Errors::from(behest_control::ControlError::invalid(
                     "sort_order",
                     "sort_order must be an integer",
-                );
+                ));
                 let tiers = tiers::list(&ctl, &who.actor(), project.id).await?;
                 return Ok(page::respond(
-                    page::status_of(&err),
-                    render(&who, &project, &tiers, &Errors::of(&err), None),
+                    errors.status,
+                    render(&who, &project, &tiers, &errors, None),
                 ));
             }
             None => None,
@@ -173,10 +173,11 @@ pub async fn create(
             project.id
         ))),
         Err(err) => {
+            let errors = Errors::from(err);
             let tiers = tiers::list(&ctl, &who.actor(), project.id).await?;
             Ok(page::respond(
-                page::status_of(&err),
-                render(&who, &project, &tiers, &Errors::of(&err), None),
+                errors.status,
+                render(&who, &project, &tiers, &errors, None),
             ))
         }
     }
