@@ -69,7 +69,9 @@ fn bench(c: &mut Criterion) {
     // The PII benchmark's public split (outside the repository), when it is there: the
     // kind of text the detector is scored on, hits and hard negatives mixed.
     if let Some(split) = public_split() {
-        g.throughput(Throughput::Bytes(split.iter().map(|t| t.len() as u64).sum()));
+        g.throughput(Throughput::Bytes(
+            split.iter().map(|t| t.len() as u64).sum(),
+        ));
         g.bench_function("public_split", |b| {
             b.iter(|| {
                 for text in &split {

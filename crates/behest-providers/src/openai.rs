@@ -109,22 +109,13 @@ impl StreamState {
             self.done = true;
             return Ok(());
         }
-        let v = parse_json(PROVIDER, data.as_bytes())?;
-        if v.get("error").is_some_and(|e| !e.is_null()) {
-            // An error inside an HTTP-200 stream (OpenRouter, vLLM, llama.cpp do this).
-            let (message, kind) = error_fields(&v);
-            let code = v.pointer("/error/code").and_then(Value::as_u64);
-            return Err(ProviderError::Upstream {
-                provider: PROVIDER,
-                status: 200,
-                message: message.unwrap_or_else(|| data.to_string()),
-                kind,
-                retryable: code.is_some_and(|c| error::status_retryable(c as u16)),
-            });
-        }
-        let mut chunk: ChatChunk = serde_json::from_value(v).map_err(|e| {
-            ProviderError::protocol(PROVIDER, format!("not a chat.completion.chunk: {e}"))
-        })?;
+        // Nearly every event is a chunk: read it straight into the type, without the
+        // intermediate `Value` tree. Anything else (an error object, JSON that is not
+        // a chunk) takes the general path, so its refusal is the one it always was.
+        let mut chunk = match serde_json::from_str::<ChatChunk>(data) {
+            Ok(chunk) if chunk.extra.get("error").is_none_or(|e| e.is_null()) => chunk,
+            _ => general_event(data)?,
+        };
         if let Some(u) = &chunk.usage {
             self.usage = Some(u.clone());
         }
@@ -153,6 +144,25 @@ impl StreamState {
             ))
         }
     }
+}
+
+/// An event that did not read as a chunk: an error inside an HTTP-200 stream
+/// (OpenRouter, vLLM, llama.cpp do this), invalid JSON, or JSON of another shape.
+fn general_event(data: &str) -> Result<ChatChunk, ProviderError> {
+    let v = parse_json(PROVIDER, data.as_bytes())?;
+    if v.get("error").is_some_and(|e| !e.is_null()) {
+        let (message, kind) = error_fields(&v);
+        let code = v.pointer("/error/code").and_then(Value::as_u64);
+        return Err(ProviderError::Upstream {
+            provider: PROVIDER,
+            status: 200,
+            message: message.unwrap_or_else(|| data.to_string()),
+            kind,
+            retryable: code.is_some_and(|c| error::status_retryable(c as u16)),
+        });
+    }
+    serde_json::from_value(v)
+        .map_err(|e| ProviderError::protocol(PROVIDER, format!("not a chat.completion.chunk: {e}")))
 }
 
 #[cfg(test)]
@@ -271,6 +281,37 @@ mod tests {
         "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":5,\"total_tokens\":15}}\n\n",
         "data: [DONE]\n\n"
     );
+
+    #[test]
+    fn stream_events_that_are_not_chunks_keep_their_refusals() {
+        let chunk = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n";
+        // An error object mid-stream (it parses as a chunk with an `error` extra).
+        let stream = format!("{chunk}data: {{\"error\":{{\"message\":\"overloaded\",\"type\":\"server_error\",\"code\":503}}}}\n\n");
+        let e = run_stream(WireFormat::OpenAiCompatible, false, stream.as_bytes()).unwrap_err();
+        assert!(
+            matches!(e, ProviderError::Upstream { status: 200, ref message, retryable: true, .. } if message == "overloaded"),
+            "{e:?}"
+        );
+        // `"error": null` is no error.
+        let stream = format!(
+            "{chunk}data: {{\"id\":\"c\",\"choices\":[],\"error\":null}}\n\ndata: [DONE]\n\n"
+        );
+        assert_eq!(
+            run_stream(WireFormat::OpenAiCompatible, false, stream.as_bytes())
+                .unwrap()
+                .len(),
+            2
+        );
+        // Not JSON, and JSON of another shape: protocol errors that say which.
+        for (event, says) in [
+            ("{not json", "invalid JSON from upstream"),
+            ("[1, 2]", "not a chat.completion.chunk"),
+        ] {
+            let stream = format!("{chunk}data: {event}\n\n");
+            let e = run_stream(WireFormat::OpenAiCompatible, false, stream.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains(says), "{event}: {e}");
+        }
+    }
 
     #[test]
     fn stream_passthrough_with_usage_requested() {
