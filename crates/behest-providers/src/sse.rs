@@ -51,27 +51,27 @@ impl SseParser {
             self.started = true;
         }
         let mut events = Vec::new();
+        // The buffer is taken out while lines are read from it, so each line is decoded
+        // in place (no copy unless it holds invalid UTF-8) and handed to `line`.
+        let buf = std::mem::take(&mut self.buf);
         let mut start = 0;
-        let mut i = 0;
-        while i < self.buf.len() {
-            match self.buf[i] {
-                b'\n' => {
-                    self.line_at(start, i, &mut events);
-                    i += 1;
-                    start = i;
-                }
-                b'\r' => {
-                    if i + 1 == self.buf.len() {
-                        // Might be the first half of a CRLF split across chunks.
-                        break;
-                    }
-                    self.line_at(start, i, &mut events);
-                    i += if self.buf[i + 1] == b'\n' { 2 } else { 1 };
-                    start = i;
-                }
-                _ => i += 1,
-            }
+        while let Some(at) = memchr::memchr2(b'\n', b'\r', &buf[start..]) {
+            let end = start + at;
+            let next = if buf[end] == b'\n' {
+                end + 1
+            } else if end + 1 == buf.len() {
+                // Might be the first half of a CRLF split across chunks.
+                break;
+            } else if buf[end + 1] == b'\n' {
+                end + 2
+            } else {
+                end + 1
+            };
+            // Lossy decoding is what the spec's "UTF-8 decode" does with bad bytes.
+            self.line(&String::from_utf8_lossy(&buf[start..end]), &mut events);
+            start = next;
         }
+        self.buf = buf;
         self.buf.drain(..start);
         events
     }
@@ -88,12 +88,6 @@ impl SseParser {
         }
         self.dispatch(&mut events);
         events
-    }
-
-    fn line_at(&mut self, start: usize, end: usize, events: &mut Vec<SseEvent>) {
-        // Lossy decoding is what the spec's "UTF-8 decode" does with bad bytes.
-        let line = String::from_utf8_lossy(&self.buf[start..end]).into_owned();
-        self.line(&line, events);
     }
 
     fn line(&mut self, line: &str, events: &mut Vec<SseEvent>) {
