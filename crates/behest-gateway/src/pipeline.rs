@@ -100,8 +100,8 @@ pub struct Answer {
     pub body: AnswerBody,
     pub server_timing: String,
     pub rate: Option<RateState>,
-    /// What the request guard found (rules and entity types, never text), for callers
-    /// that show it — the dashboard's playground. Live answers do not send it.
+    /// What the request guard found (rules and entity types, never text), kept only
+    /// for the dashboard's playground, which shows it; `None` for live traffic.
     pub guard: Option<GuardFindings>,
 }
 
@@ -708,7 +708,9 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
     let mut findings = GuardFindings::default();
     let guarded = guard_messages(&policy, &mut request.messages, &mut findings);
     outcome.stage(Stage::Guard, since);
-    let seen = (!findings.is_empty()).then(|| findings.clone());
+    // Only the playground shows the findings; live traffic does not pay for the copy.
+    let seen =
+        (context.origin == Origin::Playground && !findings.is_empty()).then(|| findings.clone());
     outcome.set_guard(findings);
     if let Err(err) = guarded {
         let mut answer = refused_with(outcome, err, admitted.rate);
