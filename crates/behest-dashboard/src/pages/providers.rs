@@ -131,7 +131,7 @@ pub async fn act(
         .await
         .map(|v| {
             Some(Outcome {
-                provider: "",
+                provider: &provider,
                 good: v.valid,
                 message: match v.reason {
                     None => "Valid: the provider accepted this key.".to_owned(),
@@ -162,10 +162,6 @@ pub async fn act(
         })),
         Ok(Some(outcome)) => {
             let keys = providers::list(&ctl, &actor, tenant).await?.providers;
-            let outcome = Outcome {
-                provider: &provider,
-                ..outcome
-            };
             Ok(page::ok(render(
                 &who,
                 &keys,
