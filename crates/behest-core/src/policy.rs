@@ -83,6 +83,8 @@ pub struct PiiPolicy {
     pub mode: GuardMode,
     /// Entities to act on and how; an entity not listed is left alone.
     pub entities: BTreeMap<PiiEntity, PiiAction>,
+    /// MASK uses per-request placeholders that the answer has restored.
+    pub restore_output: bool,
 }
 
 /// The sentinel (content guard) stage's configuration.
@@ -140,6 +142,7 @@ impl EffectivePolicy {
             pii: PiiPolicy {
                 mode: values.pii_mode,
                 entities: values.pii_entities,
+                restore_output: values.pii_restore_output,
             },
             sentinel: SentinelPolicy {
                 mode: values.sentinel_mode,

@@ -70,6 +70,9 @@ pub struct SettingsValues {
     /// Whether token (and spending) budgets let requests through while the shared
     /// counters are unreachable. Off: such requests get 503 (fail closed).
     pub budgets_fail_open: bool,
+    /// PII the request guard MASKs goes to the provider as numbered placeholders
+    /// (`<EMAIL_ADDRESS_1>`), and the answer has them replaced by the original values.
+    pub pii_restore_output: bool,
     /// Spending limits in USD, at the catalog's list prices.
     pub budgets: Budgets,
 }
@@ -111,6 +114,7 @@ impl Default for SettingsValues {
             retention_days: None,
             store_tool_calls: false,
             budgets_fail_open: false,
+            pii_restore_output: false,
             budgets: Budgets::default(),
         }
     }
@@ -168,6 +172,8 @@ pub struct SettingsPatch {
     pub store_tool_calls: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budgets_fail_open: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pii_restore_output: Option<bool>,
     /// Replaces the budgets whole (a field left out of the object is no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budgets: Option<Budgets>,
@@ -248,6 +254,9 @@ impl SettingsValues {
         }
         if let Some(v) = patch.budgets_fail_open {
             out.budgets_fail_open = v;
+        }
+        if let Some(v) = patch.pii_restore_output {
+            out.pii_restore_output = v;
         }
         if let Some(v) = patch.budgets {
             out.budgets = v;
@@ -350,7 +359,8 @@ pub fn validate_change(
             "cors_allow_credentials"
             | "memory_enabled"
             | "store_tool_calls"
-            | "budgets_fail_open" => {
+            | "budgets_fail_open"
+            | "pii_restore_output" => {
                 if !value.is_boolean() {
                     fail(format!("{field} must be true or false"));
                 }

@@ -131,11 +131,21 @@ pub enum GuardKind {
     Pii,
 }
 
+/// Which way the guarded text went: the request to the provider, or its answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardDirection {
+    #[default]
+    Request,
+    Answer,
+}
+
 /// Requests in which one guard found one sentinel rule or one PII entity type, in one
-/// mode and with one outcome.
+/// direction, in one mode and with one outcome.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GuardHit {
     pub guard: GuardKind,
+    pub direction: GuardDirection,
     /// The sentinel rule (`blocklist:3`, `injection:…`, `credential:…`) or the PII
     /// entity type (`EMAIL_ADDRESS`, …).
     pub name: String,
@@ -164,7 +174,8 @@ pub struct UsageOutcomes {
 ///  "pii": {"EMAIL_ADDRESS": 2}, "pii_mode": "shadow", "action": "blocked"}
 /// ```
 ///
-/// every key optional, `{}` when the guard found nothing. Each request counts once per
+/// every key optional, `{}` when the guard found nothing; what the answer's guard found
+/// is an object of the same shape under `"answer"`. Each request counts once per
 /// rule or entity type (not per occurrence). The one `action` belongs to the sentinel
 /// when it was enforcing (an enforced sentinel hit blocks before PII runs), otherwise
 /// to PII when that was enforcing; a guard in shadow mode never acted. Anything else
@@ -172,9 +183,46 @@ pub struct UsageOutcomes {
 pub fn tally_guard_hits<'a>(
     guards: impl IntoIterator<Item = &'a serde_json::Value>,
 ) -> Vec<GuardHit> {
-    type Key = (GuardKind, String, Option<String>, Option<String>);
-    let mut counts: std::collections::BTreeMap<Key, i64> = std::collections::BTreeMap::new();
+    let mut counts: std::collections::BTreeMap<HitKey, i64> = std::collections::BTreeMap::new();
     for guard in guards {
+        tally_one(guard, GuardDirection::Request, &mut counts);
+        if let Some(answer) = guard.get("answer") {
+            tally_one(answer, GuardDirection::Answer, &mut counts);
+        }
+    }
+    let mut hits: Vec<GuardHit> = counts
+        .into_iter()
+        .map(
+            |((guard, direction, name, mode, action), requests)| GuardHit {
+                guard,
+                direction,
+                name,
+                mode,
+                action,
+                requests,
+            },
+        )
+        .collect();
+    // Most first; the map's order (guard, direction, name, mode, action) breaks ties, stably.
+    hits.sort_by_key(|hit| std::cmp::Reverse(hit.requests));
+    hits
+}
+
+type HitKey = (
+    GuardKind,
+    GuardDirection,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// One direction's findings of one record, counted into `counts`.
+fn tally_one(
+    guard: &serde_json::Value,
+    direction: GuardDirection,
+    counts: &mut std::collections::BTreeMap<HitKey, i64>,
+) {
+    {
         let text = |key: &str| guard.get(key).and_then(|v| v.as_str()).map(str::to_owned);
         let action = text("action");
         let sentinel_mode = text("sentinel_mode");
@@ -198,6 +246,7 @@ pub fn tally_guard_hits<'a>(
             if seen.insert(rule) {
                 let key = (
                     GuardKind::Sentinel,
+                    direction,
                     rule.to_owned(),
                     sentinel_mode.clone(),
                     sentinel_action.clone(),
@@ -209,6 +258,7 @@ pub fn tally_guard_hits<'a>(
             for entity in entities.keys() {
                 let key = (
                     GuardKind::Pii,
+                    direction,
                     entity.clone(),
                     pii_mode.clone(),
                     pii_action.clone(),
@@ -217,19 +267,6 @@ pub fn tally_guard_hits<'a>(
             }
         }
     }
-    let mut hits: Vec<GuardHit> = counts
-        .into_iter()
-        .map(|((guard, name, mode, action), requests)| GuardHit {
-            guard,
-            name,
-            mode,
-            action,
-            requests,
-        })
-        .collect();
-    // Most first; the map's order (guard, name, mode, action) breaks ties, stably.
-    hits.sort_by_key(|hit| std::cmp::Reverse(hit.requests));
-    hits
 }
 
 /// How spending is summed to rebuild the spending counters.
@@ -296,6 +333,7 @@ mod tests {
         let hits = tally_guard_hits(&records);
         let row = |guard, name: &str, mode: &str, action: Option<&str>, requests| GuardHit {
             guard,
+            direction: GuardDirection::Request,
             name: name.to_owned(),
             mode: Some(mode.to_owned()),
             action: action.map(str::to_owned),
@@ -339,9 +377,48 @@ mod tests {
         let json = serde_json::to_value(&hits[0]).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"guard": "sentinel", "name": "blocklist:0", "mode": "enforce",
-                "action": "blocked", "requests": 2})
+            serde_json::json!({"guard": "sentinel", "direction": "request", "name": "blocklist:0",
+                "mode": "enforce", "action": "blocked", "requests": 2})
         );
+    }
+
+    #[test]
+    fn what_the_answer_guard_found_counts_as_the_answer_direction() {
+        let records = [serde_json::json!({
+            "pii": {"EMAIL_ADDRESS": 1}, "pii_mode": "enforce", "action": "rewritten",
+            "answer": {"sentinel": ["credential:openai_api_key"], "sentinel_mode": "enforce",
+                "pii": {"EMAIL_ADDRESS": 2}, "pii_mode": "enforce", "action": "blocked"}
+        })];
+        let hits = tally_guard_hits(&records);
+        let found = |direction, guard, name: &str, action: Option<&str>| {
+            hits.iter().any(|h| {
+                h.direction == direction
+                    && h.guard == guard
+                    && h.name == name
+                    && h.action.as_deref() == action
+                    && h.requests == 1
+            })
+        };
+        assert_eq!(hits.len(), 3, "{hits:?}");
+        assert!(found(
+            GuardDirection::Request,
+            GuardKind::Pii,
+            "EMAIL_ADDRESS",
+            Some("rewritten")
+        ));
+        assert!(found(
+            GuardDirection::Answer,
+            GuardKind::Sentinel,
+            "credential:openai_api_key",
+            Some("blocked")
+        ));
+        // The answer's sentinel blocked it, so its PII finding did not act.
+        assert!(found(
+            GuardDirection::Answer,
+            GuardKind::Pii,
+            "EMAIL_ADDRESS",
+            None
+        ));
     }
 
     #[test]

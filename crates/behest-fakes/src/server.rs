@@ -184,16 +184,49 @@ pub(crate) struct Ctx {
     pub include_usage: bool,
 }
 
+/// A user text starting with this is answered with the rest, verbatim, streamed two
+/// bytes at a time: what a test needs to put exact text at chunk boundaries.
+const SPELL: &str = "spell:";
+/// The same, with the rest reversed: the answer holds text the request did not (a
+/// blocklisted term, a credential), as a model decoding something would write it.
+const SPELL_REVERSED: &str = "spell-reversed:";
+
 impl Ctx {
-    /// `Hello from {provider}: {last user text}`.
+    /// `Hello from {provider}: {last user text}`, or what a `spell:` text spells.
     pub(crate) fn reply_text(&self) -> String {
+        if let Some(rest) = self.user_text.strip_prefix(SPELL_REVERSED) {
+            return rest.chars().rev().collect();
+        }
+        if let Some(rest) = self.user_text.strip_prefix(SPELL) {
+            return rest.to_owned();
+        }
         format!("Hello from {}: {}", self.provider.name(), self.user_text)
     }
 
-    /// The reply split into streamed pieces (at least three).
+    /// The reply split into streamed pieces (at least three; two bytes each for a
+    /// `spell:` text).
     pub(crate) fn reply_pieces(&self) -> Vec<String> {
-        split_pieces(&self.reply_text())
+        let text = self.reply_text();
+        if self.user_text.starts_with(SPELL) || self.user_text.starts_with(SPELL_REVERSED) {
+            return split_every(&text, 2);
+        }
+        split_pieces(&text)
     }
+}
+
+/// Pieces of `n` bytes (a character is never cut: a piece may be longer).
+fn split_every(text: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + n).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        out.push(text[start..end].to_owned());
+        start = end;
+    }
+    out
 }
 
 /// Splits before every space, so `Hello from x: y` gives `Hello`, ` from`, ` x:`, ` y`.
@@ -448,6 +481,7 @@ mod tests {
         assert_eq!(p, vec!["Hello", " from", " openai:", " hi", " there"]);
         assert_eq!(p.concat(), "Hello from openai: hi there");
         assert_eq!(split_pieces("a  b").concat(), "a  b");
+        assert_eq!(split_every("abcdé", 2), ["ab", "cd", "é"]);
     }
 
     #[test]

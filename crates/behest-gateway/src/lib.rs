@@ -10,6 +10,7 @@
 //! guard, compose, dispatch) → [`upstream`] or the echo provider → JSON, or the SSE
 //! relay ([`sse`]) → exactly one [`outcome`] to the sink the binary wires.
 
+pub mod answer;
 pub mod chat;
 pub mod cors;
 pub mod directory;

@@ -62,6 +62,8 @@ pub enum Ending {
     Shutdown,
     /// A kill switch stopped the stream.
     KillSwitch,
+    /// The answer's guard refused what the provider answered.
+    AnswerBlocked,
 }
 
 impl Ending {
@@ -73,6 +75,7 @@ impl Ending {
             Ending::ClientGone => "client_gone",
             Ending::Shutdown => "shutdown",
             Ending::KillSwitch => "kill_switch",
+            Ending::AnswerBlocked => "answer_blocked",
         }
     }
 }
@@ -410,6 +413,11 @@ impl OutcomeRecorder {
         self.outcome.guard = findings;
     }
 
+    /// What the answer's guard found, next to the request's findings.
+    pub fn set_answer_guard(&mut self, findings: GuardFindings) {
+        self.outcome.guard.answer = Some(Box::new(findings));
+    }
+
     /// The list prices the cost is computed with.
     pub fn set_prices(&mut self, input_per_mtok: f64, output_per_mtok: f64) {
         self.prices = Some((input_per_mtok, output_per_mtok));
@@ -495,7 +503,7 @@ impl OutcomeRecorder {
         // provider failure that produced nothing.
         let produced = !self.streamed_text.is_empty() || !self.tool_calls.is_empty();
         let worked = match ending {
-            Ending::Complete => true,
+            Ending::Complete | Ending::AnswerBlocked => true,
             Ending::Refused => false,
             Ending::UpstreamFailed => produced,
             Ending::ClientGone | Ending::Shutdown | Ending::KillSwitch => {

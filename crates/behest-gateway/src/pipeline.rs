@@ -19,6 +19,7 @@
 //!
 //! Embeddings and the model list run the same gate, route and outcome.
 
+use crate::answer::AnswerGuard;
 use crate::guard::{guard_messages, guard_texts, ActivePolicy, GuardFindings};
 use crate::outcome::{Ending, Identity, MemoryAppend, Operation, Origin, OutcomeRecorder, Stage};
 use crate::sse::{self, KillWatch, Relay};
@@ -32,6 +33,7 @@ use behest_core::killswitch::KillScope;
 use behest_core::memory::{NewMessage, ThreadKey};
 use behest_core::policy::EffectivePolicy;
 use behest_core::ErrorCode;
+use behest_guard::answer::Placeholders;
 use behest_http::ApiError;
 use behest_live::{Admission, BudgetCharge, RateLimit, RateState, Reservation, Verdict};
 use behest_providers::tokens::Family;
@@ -706,7 +708,22 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
 
     since = Instant::now();
     let mut findings = GuardFindings::default();
-    let guarded = guard_messages(&policy, &mut request.messages, &mut findings);
+    // Placeholders for what MASK takes out, numbered after any a thread's history holds
+    // (those values are not known any more, and must not be mistaken for new ones).
+    let mut placeholders = policy.restores_pii().then(|| {
+        let highest = history
+            .iter()
+            .map(|m| Placeholders::highest_in(&tokens::content_text(m.content.as_ref())))
+            .max()
+            .unwrap_or(0);
+        Placeholders::numbered_after(highest)
+    });
+    let guarded = guard_messages(
+        &policy,
+        &mut request.messages,
+        &mut findings,
+        placeholders.as_mut(),
+    );
     outcome.stage(Stage::Guard, since);
     // Only the playground shows the findings; live traffic does not pay for the copy.
     let seen =
@@ -732,6 +749,7 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
     request.model = Some(route.model.clone());
     outcome.stage(Stage::Compose, since);
     let kill = KillWatch::new(gateway, &principal);
+    let guard = AnswerGuard::new(policy.clone(), placeholders.unwrap_or_default());
     let mut answer = dispatch(
         gateway,
         outcome,
@@ -739,6 +757,7 @@ pub async fn complete(gateway: &GatewayState, call: Call, mut request: ChatReque
         &route,
         credentials.as_ref(),
         kill,
+        guard,
     )
     .await;
     answer.rate = admitted.rate;
@@ -826,9 +845,10 @@ async fn dispatch(
     route: &ModelRoute,
     credentials: Option<&Credentials>,
     kill: KillWatch,
+    guard: Option<AnswerGuard>,
 ) -> Answer {
     let Some(credentials) = credentials else {
-        return dispatch_echo(outcome, request, route);
+        return dispatch_echo(outcome, request, route, guard);
     };
     let provider = route.provider;
     let Some(wire) = provider.wire_format() else {
@@ -861,6 +881,7 @@ async fn dispatch(
                 decoder,
                 relay,
                 outcome,
+                guard,
             ))),
             server_timing,
             rate: None,
@@ -873,7 +894,7 @@ async fn dispatch(
         Err(err) => return refused(outcome, err),
     };
     outcome.upstream_finished();
-    if wire == WireFormat::OpenAiCompatible {
+    if wire == WireFormat::OpenAiCompatible && guard.is_none() {
         // Already in the client's format: relay the bytes, once they prove to be a
         // completion (checked, and its usage read, without building a JSON tree).
         if let Ok(parsed) = serde_json::from_slice::<UsageOnly>(&body) {
@@ -898,21 +919,53 @@ async fn dispatch(
     if let Some(usage) = &completion.usage {
         outcome.set_usage(usage);
     }
+    whole_answer(outcome, completion, guard)
+}
+
+/// A whole answer through the answer's guard, noted in the outcome (before its values
+/// are restored: memory keeps placeholders), and sent.
+fn whole_answer(
+    mut outcome: OutcomeRecorder,
+    mut completion: ChatResponse,
+    mut guard: Option<AnswerGuard>,
+) -> Answer {
+    if let Some(guard) = guard.as_mut() {
+        let guarded = guard.guard_response(&mut completion);
+        outcome.set_answer_guard(guard.findings());
+        if let Err(error) = guarded {
+            let server_timing = outcome.server_timing();
+            outcome.fail(error.code.status(), error.code, Ending::AnswerBlocked);
+            return Answer {
+                body: AnswerBody::Error(error),
+                server_timing,
+                rate: None,
+                guard: None,
+            };
+        }
+    }
     note_answer(&mut outcome, &completion);
+    if let Some(guard) = guard.as_mut() {
+        guard.restore_response(&mut completion);
+    }
     match serde_json::to_vec(&completion) {
         Ok(bytes) => answered(outcome, Bytes::from(bytes)),
         Err(err) => refused(outcome, ApiError::internal(err)),
     }
 }
 
-fn dispatch_echo(outcome: OutcomeRecorder, request: &ChatRequest, route: &ModelRoute) -> Answer {
+fn dispatch_echo(
+    outcome: OutcomeRecorder,
+    request: &ChatRequest,
+    route: &ModelRoute,
+    guard: Option<AnswerGuard>,
+) -> Answer {
     let provider_error = |err| upstream_error(Provider::Echo, &err, None);
     if request.is_stream() {
         match echo::stream(request, &route.model) {
             Ok(chunks) => {
                 let server_timing = outcome.server_timing();
                 Answer {
-                    body: AnswerBody::Stream(Box::pin(sse::from_chunks(chunks, outcome))),
+                    body: AnswerBody::Stream(Box::pin(sse::from_chunks(chunks, outcome, guard))),
                     server_timing,
                     rate: None,
                     guard: None,
@@ -927,11 +980,7 @@ fn dispatch_echo(outcome: OutcomeRecorder, request: &ChatRequest, route: &ModelR
                 if let Some(usage) = &response.usage {
                     outcome.set_usage(usage);
                 }
-                note_answer(&mut outcome, &response);
-                match serde_json::to_vec(&response) {
-                    Ok(bytes) => answered(outcome, Bytes::from(bytes)),
-                    Err(err) => refused(outcome, ApiError::internal(err)),
-                }
+                whole_answer(outcome, response, guard)
             }
             Err(err) => refused(outcome, provider_error(err)),
         }

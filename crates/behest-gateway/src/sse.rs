@@ -3,7 +3,9 @@
 //! wrong — an error event, never a hang: upstream silence past the idle timeout, a
 //! provider error mid-stream, the server draining for shutdown (the stream gets
 //! `drain` to finish, then is cut with an error event), or a kill switch turned on for
-//! its project (cut at once with a `kill_switch` error event).
+//! its project (cut at once with a `kill_switch` error event), or the answer's guard
+//! refusing what the provider wrote (an error event naming the rule or the entity
+//! types, after everything before it; see [`crate::answer`]).
 //!
 //! The body pulls from the upstream only when the client is ready for more; when the
 //! client goes away hyper drops the body, which drops the upstream response and closes
@@ -13,6 +15,7 @@
 //! (with the provider's usage, or the tokens counted from what was streamed), and a
 //! body dropped early records a client gone.
 
+use crate::answer::{pass_chunks, AnswerGuard};
 use crate::directory::{Directory, ProjectSnapshot};
 use crate::outcome::{Ending, OutcomeRecorder};
 use crate::verify::Principal;
@@ -68,21 +71,35 @@ pub fn sse_response(
     response
 }
 
-/// A finished list of chunks (the echo provider) as a stream.
+/// A finished list of chunks (the echo provider) as a stream, through the answer's
+/// guard when there is one.
 pub fn from_chunks(
-    chunks: Vec<ChatChunk>,
+    mut chunks: Vec<ChatChunk>,
     mut outcome: OutcomeRecorder,
+    mut answer: Option<AnswerGuard>,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> {
     let mut out = BytesMut::new();
+    let passed = pass_chunks(answer.as_mut(), &mut chunks, true, |chunk| {
+        tally(&mut outcome, chunk)
+    });
     for chunk in &chunks {
         push_frame(&mut out, chunk);
-        tally(&mut outcome, chunk);
     }
-    out.extend_from_slice(DONE);
+    if let Some(answer) = &answer {
+        outcome.set_answer_guard(answer.findings());
+    }
     outcome.set_status(200);
+    let refused = passed.err();
+    match &refused {
+        Some(error) => out.extend_from_slice(&error_frame(error)),
+        None => out.extend_from_slice(DONE),
+    }
     stream::once(async move {
         outcome.first_byte();
-        outcome.complete(200);
+        match refused {
+            Some(error) => outcome.fail(200, error.code, Ending::AnswerBlocked),
+            None => outcome.complete(200),
+        }
         Ok(out.freeze())
     })
 }
@@ -158,6 +175,16 @@ struct RelayState {
     deadline: Option<Instant>,
     /// Taken when the stream ends; dropped with the state if the client leaves first.
     outcome: Option<OutcomeRecorder>,
+    answer: Option<AnswerGuard>,
+}
+
+impl Drop for RelayState {
+    /// The client left mid-stream: what the answer's guard found so far still counts.
+    fn drop(&mut self) {
+        if let (Some(outcome), Some(answer)) = (self.outcome.as_mut(), &self.answer) {
+            outcome.set_answer_guard(answer.findings());
+        }
+    }
 }
 
 enum Next {
@@ -173,6 +200,7 @@ pub fn relay(
     decoder: StreamDecoder,
     relay: Relay,
     mut outcome: OutcomeRecorder,
+    answer: Option<AnswerGuard>,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> {
     outcome.set_status(200);
     let state = RelayState {
@@ -181,6 +209,7 @@ pub fn relay(
         relay,
         deadline: None,
         outcome: Some(outcome),
+        answer,
     };
     stream::unfold(state, |mut state| async move {
         loop {
@@ -201,7 +230,7 @@ pub fn relay(
             let frames = match next {
                 Next::Bytes(Some(Ok(bytes))) => match state.decoder.feed(&bytes) {
                     Ok(chunks) if chunks.is_empty() => continue,
-                    Ok(chunks) => state.frames(&chunks, false),
+                    Ok(chunks) => state.frames(chunks, false),
                     Err(err) => {
                         let error =
                             crate::upstream::upstream_error(state.relay.provider, &err, None);
@@ -218,7 +247,7 @@ pub fn relay(
                 }
                 Next::Bytes(None) => match state.decoder.finish() {
                     Ok(chunks) => {
-                        let out = state.frames(&chunks, true);
+                        let out = state.frames(chunks, true);
                         state.complete();
                         out
                     }
@@ -277,19 +306,27 @@ async fn read(
 }
 
 impl RelayState {
-    /// Frames for `chunks`, noted in the outcome.
-    fn frames(&mut self, chunks: &[ChatChunk], done: bool) -> Bytes {
+    /// Frames for `chunks`, through the answer's guard and noted in the outcome. A
+    /// refusal by the guard ends the stream after the chunks before it.
+    fn frames(&mut self, mut chunks: Vec<ChatChunk>, done: bool) -> Bytes {
+        let passed = match self.outcome.as_mut() {
+            Some(outcome) => pass_chunks(self.answer.as_mut(), &mut chunks, done, |chunk| {
+                tally(outcome, chunk)
+            }),
+            None => Ok(()),
+        };
         let mut out = BytesMut::with_capacity(256 * chunks.len() + DONE.len());
-        for chunk in chunks {
+        for chunk in &chunks {
             push_frame(&mut out, chunk);
+        }
+        if let Err(error) = passed {
+            out.extend_from_slice(&self.fail(error, Ending::AnswerBlocked));
+            return out.freeze();
         }
         if done {
             out.extend_from_slice(DONE);
         }
         if let Some(outcome) = self.outcome.as_mut() {
-            for chunk in chunks {
-                tally(outcome, chunk);
-            }
             outcome.first_byte();
         }
         out.freeze()
@@ -299,6 +336,9 @@ impl RelayState {
     /// it) goes into the outcome.
     fn complete(&mut self) {
         if let Some(mut outcome) = self.outcome.take() {
+            if let Some(answer) = &self.answer {
+                outcome.set_answer_guard(answer.findings());
+            }
             if let Some(usage) = self.decoder.usage() {
                 outcome.set_usage(usage);
             }
@@ -309,6 +349,9 @@ impl RelayState {
     /// Ends the stream with an error event.
     fn fail(&mut self, error: ApiError, ending: Ending) -> Bytes {
         if let Some(mut outcome) = self.outcome.take() {
+            if let Some(answer) = &self.answer {
+                outcome.set_answer_guard(answer.findings());
+            }
             outcome.first_byte();
             outcome.fail(200, error.code, ending);
         }

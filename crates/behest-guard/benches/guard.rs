@@ -1,6 +1,10 @@
 //! Throughput (MB/s) of the sentinel with a 200-term blocklist and of the PII detector,
-//! on ~2 KB chat-like prompts with and without PII.
+//! on ~2 KB chat-like prompts with and without PII; and of the answer's guard over a
+//! 2 KB answer streamed in 4-byte deltas (what a provider's tokens look like), both
+//! guards enforcing every rule and entity.
 
+use behest_core::settings::{PiiAction, PiiEntity};
+use behest_guard::answer::{AnswerFindings, AnswerRules, HeldText};
 use behest_guard::{PiiDetector, Sentinel};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
@@ -81,6 +85,50 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // The answer's guard: every entity (MASK) and the 200-term sentinel, over deltas.
+    let actions = PiiEntity::ALL
+        .iter()
+        .map(|e| (*e, PiiAction::Mask))
+        .collect();
+    let rules = AnswerRules {
+        sentinel: Some(&sentinel),
+        entities: PiiEntity::ALL,
+        actions: &actions,
+    };
+    let mut g = c.benchmark_group("answer_stream_4b_deltas");
+    for (name, text) in [("clean_2kb", &clean), ("pii_2kb", &pii)] {
+        let deltas = pieces(text, 4);
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut held = HeldText::default();
+                let mut found = AnswerFindings::default();
+                let mut out = 0;
+                for delta in &deltas {
+                    out += held.push(&rules, delta, &mut found).map_or(0, |t| t.len());
+                }
+                out += held.finish(&rules, &mut found).map_or(0, |t| t.len());
+                black_box(out)
+            })
+        });
+    }
+    g.finish();
+}
+
+/// `text` in pieces of about `n` bytes (never cutting a character).
+fn pieces(text: &str, n: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + n).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        out.push(&text[start..end]);
+        start = end;
+    }
+    out
 }
 
 /// The texts of `../shared/pii-bench/public.jsonl`, if it exists.

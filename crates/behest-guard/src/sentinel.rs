@@ -497,6 +497,7 @@ pub struct Sentinel {
     blocklist: Option<AhoCorasick>,
     /// pattern id -> index of the term in the configured list
     term_index: Vec<usize>,
+    longest_term: usize,
 }
 
 impl std::fmt::Debug for Sentinel {
@@ -528,14 +529,33 @@ impl Sentinel {
                 .build(&pats)
                 .ok()
         };
+        let longest_term = pats.iter().map(String::len).max().unwrap_or(0);
         Sentinel {
             blocklist,
             term_index,
+            longest_term,
         }
     }
 
     /// Every hit, sorted by start.
     pub fn scan(&self, text: &str) -> Vec<Hit> {
+        self.scan_rules(text, true)
+    }
+
+    /// The hits that matter in a model's answer: the blocklist and leaked credentials.
+    /// Injection phrasings are left out: they attack the model, and an answer quoting
+    /// one ("never ignore previous instructions") attacks no one.
+    pub fn scan_answer(&self, text: &str) -> Vec<Hit> {
+        self.scan_rules(text, false)
+    }
+
+    /// The longest blocklist term, in bytes of its normalised form: what a scan over
+    /// text arriving in pieces must hold back to see every term whole.
+    pub fn longest_term(&self) -> usize {
+        self.longest_term
+    }
+
+    fn scan_rules(&self, text: &str, injection: bool) -> Vec<Hit> {
         let mut hits = Vec::new();
         let norm = normalise(text);
         let t = norm.text.as_bytes();
@@ -569,7 +589,12 @@ impl Sentinel {
             }
         }
         let b = builtins();
-        for (i, s, e) in b.injection.matches(t) {
+        let injections = if injection {
+            b.injection.matches(t)
+        } else {
+            Vec::new()
+        };
+        for (i, s, e) in injections {
             if let (Some((a, e)), Some((name, _))) = (orig(s, e), INJECTION.get(i)) {
                 hits.push(Hit {
                     kind: RuleKind::Injection,

@@ -908,6 +908,7 @@ async fn usage_outcomes_count_refusals_and_guard_hits(store: &dyn Store) {
     };
     let hit = |guard, name: &str, mode: &str, action: Option<&str>, requests| GuardHit {
         guard,
+        direction: behest_core::usage::GuardDirection::Request,
         name: name.to_owned(),
         mode: Some(mode.to_owned()),
         action: action.map(str::to_owned),

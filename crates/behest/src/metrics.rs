@@ -62,6 +62,8 @@ struct GuardLabels {
     /// the PII entity type.
     rule: String,
     mode: &'static str,
+    /// `request` or `answer`: which text the guard read.
+    direction: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -246,31 +248,36 @@ impl Metrics {
                 })
                 .inc_by(outcome.cost_usd);
         }
-        let guard = &outcome.guard;
-        for rule in &guard.sentinel {
-            let rule = if rule.starts_with("blocklist:") {
-                "blocklist".to_owned()
-            } else {
-                rule.clone()
-            };
-            self.guard
-                .get_or_create(&GuardLabels {
-                    project: project.clone(),
-                    part: "sentinel",
-                    rule,
-                    mode: guard.sentinel_mode.map_or("", |m| m.as_str()),
-                })
-                .inc();
-        }
-        for (entity, count) in &guard.pii {
-            self.guard
-                .get_or_create(&GuardLabels {
-                    project: project.clone(),
-                    part: "pii",
-                    rule: entity.as_str().to_owned(),
-                    mode: guard.pii_mode.map_or("", |m| m.as_str()),
-                })
-                .inc_by(u64::from(*count));
+        let answer = outcome.guard.answer.as_deref();
+        for (guard, direction) in [(Some(&outcome.guard), "request"), (answer, "answer")] {
+            let Some(guard) = guard else { continue };
+            for rule in &guard.sentinel {
+                let rule = if rule.starts_with("blocklist:") {
+                    "blocklist".to_owned()
+                } else {
+                    rule.clone()
+                };
+                self.guard
+                    .get_or_create(&GuardLabels {
+                        project: project.clone(),
+                        part: "sentinel",
+                        rule,
+                        mode: guard.sentinel_mode.map_or("", |m| m.as_str()),
+                        direction,
+                    })
+                    .inc();
+            }
+            for (entity, count) in &guard.pii {
+                self.guard
+                    .get_or_create(&GuardLabels {
+                        project: project.clone(),
+                        part: "pii",
+                        rule: entity.as_str().to_owned(),
+                        mode: guard.pii_mode.map_or("", |m| m.as_str()),
+                        direction,
+                    })
+                    .inc_by(u64::from(*count));
+            }
         }
         match (outcome.ending, outcome.error_code) {
             (Ending::Refused, Some(code)) if is_policy_refusal(code) => {

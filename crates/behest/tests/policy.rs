@@ -795,10 +795,10 @@ async fn the_guard_blocks_masks_and_records(backend: Backend) {
     assert_eq!(refused("content_blocked"), Some(4), "{usage:?}");
     let hits = usage.body["guard_hits"].as_array().unwrap();
     for hit in [
-        json!({"guard": "sentinel", "name": "blocklist:0", "mode": "shadow", "action": null, "requests": 1}),
-        json!({"guard": "pii", "name": "CREDIT_CARD", "mode": "shadow", "action": null, "requests": 1}),
-        json!({"guard": "pii", "name": "US_SSN", "mode": "enforce", "action": "blocked", "requests": 1}),
-        json!({"guard": "pii", "name": "IBAN_CODE", "mode": "enforce", "action": "rewritten", "requests": 1}),
+        json!({"guard": "sentinel", "direction": "request", "name": "blocklist:0", "mode": "shadow", "action": null, "requests": 1}),
+        json!({"guard": "pii", "direction": "request", "name": "CREDIT_CARD", "mode": "shadow", "action": null, "requests": 1}),
+        json!({"guard": "pii", "direction": "request", "name": "US_SSN", "mode": "enforce", "action": "blocked", "requests": 1}),
+        json!({"guard": "pii", "direction": "request", "name": "IBAN_CODE", "mode": "enforce", "action": "rewritten", "requests": 1}),
     ] {
         assert!(hits.contains(&hit), "{hit} in {hits:?}");
     }

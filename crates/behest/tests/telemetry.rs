@@ -134,7 +134,8 @@ async fn metrics_count_every_outcome() {
                 ("project", p),
                 ("part", "sentinel"),
                 ("rule", "blocklist"),
-                ("mode", "enforce")
+                ("mode", "enforce"),
+                ("direction", "request")
             ]
         ),
         Some(1.0)

@@ -30,6 +30,7 @@ pub const LABELS: &[(&str, &str)] = &[
     ("budgets_fail_open", "Budgets fail open"),
     ("pii_mode", "PII mode"),
     ("pii_entities", "PII entities"),
+    ("pii_restore_output", "Restore masked PII in answers"),
     ("sentinel_mode", "Sentinel mode"),
     ("sentinel_blocklist", "Sentinel blocklist"),
     ("system_prompt", "System prompt"),
@@ -62,6 +63,7 @@ const FIELDS: &[&str] = &[
     "budgets_fail_open",
     "pii_mode",
     "pii_entities",
+    "pii_restore_output",
     "sentinel_mode",
     "sentinel_blocklist",
     "system_prompt",
@@ -132,6 +134,7 @@ pub fn change_from_form(form: &FormData) -> Map<String, Value> {
         })
         .collect();
     change.insert("pii_entities".into(), Value::Object(entities));
+    change.insert("pii_restore_output".into(), boolean("pii_restore_output"));
     change.insert("sentinel_blocklist".into(), lines("sentinel_blocklist"));
     let prompt = form.get("system_prompt").unwrap_or_default();
     change.insert(
@@ -230,6 +233,8 @@ fn settings_form(
                         }
                     }
                 }
+                (field(errors, "pii_restore_output", "Restore masked PII in answers", Input::Check(values.pii_restore_output),
+                    Some("With enforce, MASK sends numbered placeholders and the answer gets the values back.")))
                 (field(errors, "sentinel_mode", "Sentinel mode", Input::Select(&MODES, values.sentinel_mode.as_str()), None))
                 (field(errors, "sentinel_blocklist", "Sentinel blocklist", Input::Area(&blocklist, 3), Some("Terms to refuse, one per line (up to 200).")))
             }
@@ -477,7 +482,7 @@ mod tests {
         let form = FormData::parse(
             b"cors_origins=http%3A%2F%2Flocalhost%3A3000%0D%0A%0D%0Ahttps%3A%2F%2Fa.example\
               &rpm_limit=120&tokens_per_day=abc&budgets.user_daily_usd=2.5&budgets.session_usd=\
-              &pii_mode=enforce&pii.EMAIL_ADDRESS=MASK&pii.PERSON=off\
+              &pii_mode=enforce&pii.EMAIL_ADDRESS=MASK&pii.PERSON=off&pii_restore_output=true\
               &memory_enabled=false&memory_enabled=true&store_tool_calls=false&retention_days=\
               &system_prompt=+&provider_model=m2&model_before=m1",
         )
@@ -493,6 +498,7 @@ mod tests {
         assert_eq!(change["budgets"]["user_daily_usd"], json!(2.5));
         assert_eq!(change["budgets"]["session_usd"], Value::Null);
         assert_eq!(change["pii_entities"], json!({"EMAIL_ADDRESS": "MASK"}));
+        assert_eq!(change["pii_restore_output"], json!(true));
         assert_eq!(change["memory_enabled"], json!(true));
         assert_eq!(change["store_tool_calls"], json!(false));
         assert_eq!(change["retention_days"], Value::Null);

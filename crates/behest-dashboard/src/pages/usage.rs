@@ -10,7 +10,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use behest_control::service::usage::{self, ProjectUsageView, UsageInput};
 use behest_control::ControlState;
-use behest_core::usage::{Granularity, GuardKind, UsageTotals};
+use behest_core::usage::{Granularity, GuardDirection, GuardKind, UsageTotals};
 use chrono::{Duration, NaiveTime, Timelike, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -247,9 +247,11 @@ fn outcomes(view: &ProjectUsageView) -> Markup {
             p id="guard-hits" { "No guard findings in this period." }
         } @else {
             div.table { table id="guard-hits" {
-                thead { tr { th scope="col" { "Guard" } th scope="col" { "Rule or entity" } th scope="col" { "Mode" } th scope="col" { "Action" } th.num scope="col" { "Requests" } } }
+                thead { tr { th scope="col" { "Guard" } th scope="col" { "In" } th scope="col" { "Rule or entity" } th scope="col" { "Mode" } th scope="col" { "Action" } th.num scope="col" { "Requests" } } }
                 tbody { @for h in &view.guard_hits { tr {
-                    td { (match h.guard { GuardKind::Sentinel => "sentinel", GuardKind::Pii => "PII" }) } td { code { (h.name) } }
+                    td { (match h.guard { GuardKind::Sentinel => "sentinel", GuardKind::Pii => "PII" }) }
+                    td { (match h.direction { GuardDirection::Request => "request", GuardDirection::Answer => "answer" }) }
+                    td { code { (h.name) } }
                     td { (h.mode.as_deref().unwrap_or("—")) } td { (h.action.as_deref().unwrap_or("let through")) } td.num { (h.requests) }
                 } } }
             } }

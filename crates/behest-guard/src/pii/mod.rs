@@ -245,6 +245,18 @@ pub fn apply(
     detections: &[Detection],
     actions: &BTreeMap<PiiEntity, PiiAction>,
 ) -> Rewrite {
+    apply_with(text, detections, actions, None)
+}
+
+/// [`apply`], with MASK writing a numbered placeholder (`<EMAIL_ADDRESS_1>`) for each
+/// value instead of stars when `placeholders` is given, so the answer can have the
+/// values put back ([`crate::answer::Restorer`]).
+pub fn apply_with(
+    text: &str,
+    detections: &[Detection],
+    actions: &BTreeMap<PiiEntity, PiiAction>,
+    mut placeholders: Option<&mut crate::answer::Placeholders>,
+) -> Rewrite {
     let mut out = String::with_capacity(text.len());
     let mut blocked = Vec::new();
     let mut applied = Vec::new();
@@ -264,6 +276,13 @@ pub fn apply(
         applied.push((d.entity, action));
         match action {
             PiiAction::Block => blocked.push(d.entity),
+            PiiAction::Mask if placeholders.is_some() => {
+                out.push_str(&text[cursor..d.start]);
+                if let Some(placeholders) = placeholders.as_deref_mut() {
+                    placeholders.write(&mut out, d.entity, &text[d.start..d.end]);
+                }
+                cursor = d.end;
+            }
             PiiAction::Mask => {
                 out.push_str(&text[cursor..d.start]);
                 for c in text[d.start..d.end].chars() {
