@@ -243,8 +243,10 @@ impl AnswerGuard {
         }
     }
 
-    /// Guards a whole answer in place, before the outcome notes it.
-    pub fn guard_response(&mut self, completion: &mut ChatResponse) -> Result<(), ApiError> {
+    /// Guards a whole answer in place, before the outcome notes it; answers whether
+    /// anything changed (if not, the provider's bytes can go out as they came).
+    pub fn guard_response(&mut self, completion: &mut ChatResponse) -> Result<bool, ApiError> {
+        let mut changed = false;
         for choice in &mut completion.choices {
             let index = choice.index;
             if let Some(text) = choice.message.content.as_mut() {
@@ -252,20 +254,26 @@ impl AnswerGuard {
                     choice: index,
                     tool: None,
                 };
-                self.whole(key, text)?;
+                changed |= self.whole(key, text)?;
             }
             for (i, call) in choice.message.tool_calls.iter_mut().flatten().enumerate() {
                 let key = TextKey {
                     choice: index,
                     tool: Some(u32::try_from(i).unwrap_or(u32::MAX)),
                 };
-                self.whole(key, &mut call.function.arguments)?;
+                changed |= self.whole(key, &mut call.function.arguments)?;
             }
         }
-        Ok(())
+        Ok(changed)
     }
 
-    fn whole(&mut self, key: TextKey, text: &mut String) -> Result<(), ApiError> {
+    /// One whole text through the guard; whether it changed.
+    fn whole(&mut self, key: TextKey, text: &mut String) -> Result<bool, ApiError> {
+        if !self.enforce {
+            self.pass(key, text)?;
+            return Ok(false);
+        }
+        let original = text.clone();
         self.pass(key, text)?;
         let at = self
             .channels
@@ -274,7 +282,7 @@ impl AnswerGuard {
             .unwrap_or_default();
         let rest = self.flush(at)?;
         text.push_str(&rest);
-        Ok(())
+        Ok(*text != original)
     }
 
     /// Puts the request's values back in a whole answer, after the outcome noted it.
@@ -297,6 +305,11 @@ impl AnswerGuard {
                 whole(&mut call.function.arguments, Quoting::JsonString);
             }
         }
+    }
+
+    /// Whether the answer gets placeholders put back.
+    pub fn restores(&self) -> bool {
+        !self.placeholders.is_empty()
     }
 
     /// What the answer's guard found, for the outcome: the enforcing guard's findings
@@ -646,9 +659,13 @@ mod tests {
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}))
             .unwrap()
         };
+        // Nothing to change: said so, so the provider's bytes can be sent as they came.
+        let mut guard = AnswerGuard::new(policy.clone(), Placeholders::default()).unwrap();
+        let mut clean = completion("Nothing personal in here at all, just words.");
+        assert!(!guard.guard_response(&mut clean).unwrap());
         let mut guard = AnswerGuard::new(policy.clone(), placeholders).unwrap();
         let mut answer = completion("Sent to <EMAIL_ADDRESS_1> and bob@example.org.");
-        guard.guard_response(&mut answer).unwrap();
+        assert!(guard.guard_response(&mut answer).unwrap());
         guard.restore_response(&mut answer);
         assert_eq!(
             answer.choices[0].message.content.as_deref(),

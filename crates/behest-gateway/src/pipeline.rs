@@ -919,19 +919,25 @@ async fn dispatch(
     if let Some(usage) = &completion.usage {
         outcome.set_usage(usage);
     }
-    whole_answer(outcome, completion, guard)
+    // Already in the client's format: sent as it came unless the guard changes it.
+    let as_sent = (wire == WireFormat::OpenAiCompatible).then_some(body);
+    whole_answer(outcome, completion, guard, as_sent)
 }
 
 /// A whole answer through the answer's guard, noted in the outcome (before its values
-/// are restored: memory keeps placeholders), and sent.
+/// are restored: memory keeps placeholders), and sent: as the provider's bytes
+/// `as_sent` when those are in the client's format and nothing was changed.
 fn whole_answer(
     mut outcome: OutcomeRecorder,
     mut completion: ChatResponse,
     mut guard: Option<AnswerGuard>,
+    as_sent: Option<Bytes>,
 ) -> Answer {
+    let mut changed = true;
     if let Some(guard) = guard.as_mut() {
         let guarded = guard.guard_response(&mut completion);
         outcome.set_answer_guard(guard.findings());
+        changed = guard.restores() || guarded.as_ref().is_ok_and(|c| *c);
         if let Err(error) = guarded {
             let server_timing = outcome.server_timing();
             outcome.fail(error.code.status(), error.code, Ending::AnswerBlocked);
@@ -946,6 +952,9 @@ fn whole_answer(
     note_answer(&mut outcome, &completion);
     if let Some(guard) = guard.as_mut() {
         guard.restore_response(&mut completion);
+    }
+    if let Some(body) = as_sent.filter(|_| !changed) {
+        return answered(outcome, body);
     }
     match serde_json::to_vec(&completion) {
         Ok(bytes) => answered(outcome, Bytes::from(bytes)),
@@ -980,7 +989,7 @@ fn dispatch_echo(
                 if let Some(usage) = &response.usage {
                     outcome.set_usage(usage);
                 }
-                whole_answer(outcome, response, guard)
+                whole_answer(outcome, response, guard, None)
             }
             Err(err) => refused(outcome, provider_error(err)),
         }

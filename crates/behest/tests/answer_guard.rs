@@ -5,7 +5,7 @@
 //! come back in the answer (streamed two bytes at a time, so placeholders are split),
 //! while the provider, memory and the usage records only ever see placeholders; shadow
 //! mode lets the answer through and records what it found. The same through the
-//! `openai` Python SDK (`tests/sdk_answer`).
+//! `openai` Python and Node SDKs (`tests/sdk_answer`, `tests/browser/answer_guard.mjs`).
 //!
 //! The fakes answer a user text `spell:<text>` with `<text>` and `spell-reversed:<text>`
 //! with `<text>` reversed, two bytes per chunk: the reversed form puts text in the answer
@@ -414,9 +414,9 @@ async fn masked_values_come_back_in_the_answer() {
     server.stop().await;
 }
 
-/// The `openai` Python SDK streams a guarded answer and gets the error event as an
-/// exception, and a restored answer whole.
-async fn through_the_openai_sdk() {
+/// The `openai` Python and Node SDKs stream a guarded answer and get the error event as
+/// an exception, and a restored answer whole.
+async fn through_the_openai_sdks() {
     let python = behest_testkit::python().expect("the Python SDKs are a prerequisite");
     let fakes = FakeProviders::start().await.unwrap();
     let server = Server::start_with(Backend::Sqlite, &[], &fake_config(&fakes)).await;
@@ -463,6 +463,23 @@ async fn through_the_openai_sdk() {
         stdout.contains("2 passed"),
         "pytest ran something else:\n{stdout}"
     );
+
+    // And the `openai` Node SDK (the browser tests' packages).
+    let output = tokio::process::Command::new("node")
+        .arg("tests/browser/answer_guard.mjs")
+        .current_dir(behest_testkit::repo_root())
+        .env(
+            "BEHEST_TEST_BASE_URL",
+            server.url(&format!("/p/{}/v1", project.slug)),
+        )
+        .env("BEHEST_TEST_TOKEN", &project.token)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "node failed:\n{stdout}{stderr}");
+    assert!(stdout.contains("2 checks passed"), "{stdout}");
     server.stop().await;
 }
 
@@ -479,9 +496,9 @@ fn main() -> std::process::ExitCode {
             masked_values_come_back_in_the_answer,
         )
         .add(
-            "through_the_openai_sdk",
-            &[Need::PythonSdks],
-            through_the_openai_sdk,
+            "through_the_openai_sdks",
+            &[Need::PythonSdks, Need::Browser],
+            through_the_openai_sdks,
         )
         .run()
 }
