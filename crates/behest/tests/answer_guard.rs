@@ -97,27 +97,52 @@ async fn usage_hits(server: &Server, account: &Account, project: &ProjectFixture
     usage.body["guard_hits"].as_array().unwrap().clone()
 }
 
-async fn the_answer_is_guarded_as_it_streams() {
+/// A project on the fakes' OpenAI model with `settings` deployed.
+struct Fixture {
+    fakes: FakeProviders,
+    server: Server,
+    account: Account,
+    project: ProjectFixture,
+}
+
+async fn fixture(email: &str, settings: Value) -> Fixture {
     let fakes = FakeProviders::start().await.unwrap();
     let server = Server::start_with(Backend::Sqlite, &[], &fake_config(&fakes)).await;
-    let account = server.signup("answers@example.com").await;
+    let account = server.signup(email).await;
     let project = server.project_with_token(&account, "Answers").await;
     server
         .choose_model(&account, &project.id, "gpt-4o-mini")
         .await;
-    server
-        .deploy_settings(
-            &account,
-            &project.id,
-            json!({
-                "sentinel_mode": "enforce",
-                "sentinel_blocklist": ["Project Titan"],
-                "pii_mode": "enforce",
-                "pii_entities": {"EMAIL_ADDRESS": "MASK", "IP_ADDRESS": "REDACT", "CREDIT_CARD": "BLOCK"},
-                "rpm_limit": 10000,
-            }),
-        )
-        .await;
+    if !settings.is_null() {
+        server
+            .deploy_settings(&account, &project.id, settings)
+            .await;
+    }
+    Fixture {
+        fakes,
+        server,
+        account,
+        project,
+    }
+}
+
+async fn the_answer_is_guarded_as_it_streams() {
+    let Fixture {
+        fakes: _fakes,
+        server,
+        account,
+        project,
+    } = fixture(
+        "answers@example.com",
+        json!({
+            "sentinel_mode": "enforce",
+            "sentinel_blocklist": ["Project Titan"],
+            "pii_mode": "enforce",
+            "pii_entities": {"EMAIL_ADDRESS": "MASK", "IP_ADDRESS": "REDACT", "CREDIT_CARD": "BLOCK"},
+            "rpm_limit": 10000,
+        }),
+    )
+    .await;
 
     // A blocklisted term: the stream ends with content_blocked naming the rule, and
     // what got out is the text before the term, never a byte of it.
@@ -287,13 +312,12 @@ async fn the_answer_is_guarded_as_it_streams() {
 }
 
 async fn masked_values_come_back_in_the_answer() {
-    let fakes = FakeProviders::start().await.unwrap();
-    let server = Server::start_with(Backend::Sqlite, &[], &fake_config(&fakes)).await;
-    let account = server.signup("restore@example.com").await;
-    let project = server.project_with_token(&account, "Restore").await;
-    server
-        .choose_model(&account, &project.id, "gpt-4o-mini")
-        .await;
+    let Fixture {
+        fakes,
+        server,
+        account,
+        project,
+    } = fixture("restore@example.com", Value::Null).await;
     // Validated like every setting.
     let r = server
         .call(
@@ -418,26 +442,22 @@ async fn masked_values_come_back_in_the_answer() {
 /// an exception, and a restored answer whole.
 async fn through_the_openai_sdks() {
     let python = behest_testkit::python().expect("the Python SDKs are a prerequisite");
-    let fakes = FakeProviders::start().await.unwrap();
-    let server = Server::start_with(Backend::Sqlite, &[], &fake_config(&fakes)).await;
-    let account = server.signup("answer-sdk@example.com").await;
-    let project = server.project_with_token(&account, "Answer SDK").await;
-    server
-        .choose_model(&account, &project.id, "gpt-4o-mini")
-        .await;
-    server
-        .deploy_settings(
-            &account,
-            &project.id,
-            json!({
-                "sentinel_mode": "enforce",
-                "sentinel_blocklist": ["Project Titan"],
-                "pii_mode": "enforce",
-                "pii_restore_output": true,
-                "pii_entities": {"EMAIL_ADDRESS": "MASK"},
-            }),
-        )
-        .await;
+    let Fixture {
+        fakes: _fakes,
+        server,
+        project,
+        ..
+    } = fixture(
+        "answer-sdk@example.com",
+        json!({
+            "sentinel_mode": "enforce",
+            "sentinel_blocklist": ["Project Titan"],
+            "pii_mode": "enforce",
+            "pii_restore_output": true,
+            "pii_entities": {"EMAIL_ADDRESS": "MASK"},
+        }),
+    )
+    .await;
     let output = tokio::process::Command::new(python)
         .args([
             "-m",
