@@ -25,9 +25,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use behest_core::killswitch::KillScope;
 use behest_http::{ApiError, ErrorCode};
-use behest_providers::{ChatChunk, Provider, StreamDecoder};
+use behest_providers::{ChatChunk, Provider, ProviderError, StreamDecoder};
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::FutureExt;
 use serde::Serialize;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -176,6 +177,9 @@ struct RelayState {
     /// Taken when the stream ends; dropped with the state if the client leaves first.
     outcome: Option<OutcomeRecorder>,
     answer: Option<AnswerGuard>,
+    /// What the upstream said after a burst that was read at once: its end or an
+    /// error, handled on the next turn after the burst's frames went out.
+    stashed: Option<Option<reqwest::Result<Bytes>>>,
 }
 
 impl Drop for RelayState {
@@ -210,13 +214,17 @@ pub fn relay(
         deadline: None,
         outcome: Some(outcome),
         answer,
+        stashed: None,
     };
     stream::unfold(state, |mut state| async move {
         loop {
             // The outcome is taken when the stream ends: nothing follows it.
             state.outcome.as_ref()?;
             let deadline = state.deadline;
-            let next = tokio::select! {
+            let next = if let Some(item) = state.stashed.take() {
+                Next::Bytes(item)
+            } else {
+                tokio::select! {
                 biased;
                 // Shutdown starts the drain clock; the stream goes on until it runs out.
                 _ = state.relay.shutdown.cancelled(), if deadline.is_none() => {
@@ -226,17 +234,33 @@ pub fn relay(
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Next::Drained,
                 scope = state.relay.kill.stopped() => Next::Killed(scope),
                 read = read(&mut state.upstream, &mut state.outcome, state.relay.idle_timeout) => read,
+                }
             };
             let frames = match next {
-                Next::Bytes(Some(Ok(bytes))) => match state.decoder.feed(&bytes) {
-                    Ok(chunks) if chunks.is_empty() => continue,
-                    Ok(chunks) => state.frames(chunks, false),
-                    Err(err) => {
-                        let error =
-                            crate::upstream::upstream_error(state.relay.provider, &err, None);
-                        state.fail(error, Ending::UpstreamFailed)
+                Next::Bytes(Some(Ok(bytes))) => {
+                    let (chunks, decoded) = state.decode_ready(bytes);
+                    match decoded {
+                        Ok(()) if chunks.is_empty() => continue,
+                        Ok(()) => state.frames(chunks, false),
+                        Err(err) => {
+                            // What decoded before the error goes out first, unless the
+                            // answer's guard already ended the stream on it.
+                            let mut out = BytesMut::new();
+                            if !chunks.is_empty() {
+                                out.extend_from_slice(&state.frames(chunks, false));
+                            }
+                            if state.outcome.is_some() {
+                                let error = crate::upstream::upstream_error(
+                                    state.relay.provider,
+                                    &err,
+                                    None,
+                                );
+                                out.extend_from_slice(&state.fail(error, Ending::UpstreamFailed));
+                            }
+                            out.freeze()
+                        }
                     }
-                },
+                }
                 Next::Bytes(Some(Err(err))) => {
                     tracing::warn!(provider = %state.relay.provider, error = %err, "upstream stream broke");
                     let error = ApiError::new(
@@ -305,7 +329,40 @@ async fn read(
     }
 }
 
+/// How much of a burst the relay reads before it writes: bytes the upstream has ready
+/// at once go out as one frame (one body chunk, one pass through the relay's loop)
+/// instead of one per upstream piece; nothing waits for more.
+const BURST_BYTES: usize = 64 * 1024;
+
 impl RelayState {
+    /// Decodes `bytes` and every further piece the upstream has ready now (up to
+    /// [`BURST_BYTES`]); an end or error met while reading ahead is stashed for the next
+    /// turn. Answers the chunks decoded and whether the decoder failed after them.
+    fn decode_ready(&mut self, bytes: Bytes) -> (Vec<ChatChunk>, Result<(), ProviderError>) {
+        let mut chunks = Vec::new();
+        let mut read = 0;
+        let mut piece = bytes;
+        loop {
+            read += piece.len();
+            match self.decoder.feed(&piece) {
+                Ok(more) if chunks.is_empty() => chunks = more,
+                Ok(more) => chunks.extend(more),
+                Err(err) => return (chunks, Err(err)),
+            }
+            if read >= BURST_BYTES {
+                return (chunks, Ok(()));
+            }
+            match self.upstream.next().now_or_never() {
+                Some(Some(Ok(next))) => piece = next,
+                Some(other) => {
+                    self.stashed = Some(other);
+                    return (chunks, Ok(()));
+                }
+                None => return (chunks, Ok(())),
+            }
+        }
+    }
+
     /// Frames for `chunks`, through the answer's guard and noted in the outcome. A
     /// refusal by the guard ends the stream after the chunks before it.
     fn frames(&mut self, mut chunks: Vec<ChatChunk>, done: bool) -> Bytes {

@@ -30,6 +30,7 @@ pub mod echo;
 mod error;
 pub mod gemini;
 pub mod keycheck;
+mod lean_de;
 pub mod openai;
 mod provider;
 pub mod sse;

@@ -19,16 +19,25 @@ pub struct SseEvent {
     pub retry: Option<u64>,
 }
 
-/// Feed bytes in with [`SseParser::feed`], get whole events out.
+/// Feed bytes in with [`SseParser::feed`], get whole events out; or hand each event
+/// to a callback as it completes with [`SseParser::feed_each`], which reuses one
+/// event's buffers for the whole stream (the relay's path: no allocation per event).
 #[derive(Debug, Default)]
 pub struct SseParser {
     buf: Vec<u8>,
     started: bool,
-    event: Option<String>,
-    data: String,
+    /// The event being read; its `id` is the stream's last id, which persists.
+    current: SseEvent,
     has_data: bool,
-    last_id: Option<String>,
-    retry: Option<u64>,
+}
+
+/// A line of the stream as text: borrowed when it is valid UTF-8, as it nearly always
+/// is; bad bytes are replaced, which is what the spec's "UTF-8 decode" does.
+fn utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 impl SseParser {
@@ -39,22 +48,38 @@ impl SseParser {
 
     /// Consumes a piece of the stream and returns the events it completes.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        let _ = self.feed_each(bytes, |event| {
+            events.push(event.clone());
+            Ok::<(), std::convert::Infallible>(())
+        });
+        events
+    }
+
+    /// Consumes a piece of the stream, calling `on_event` with each event it completes;
+    /// the first error stops the reading and is returned (the rest of the bytes are
+    /// dropped: nothing after a failed event is meaningful).
+    pub fn feed_each<E>(
+        &mut self,
+        bytes: &[u8],
+        mut on_event: impl FnMut(&SseEvent) -> Result<(), E>,
+    ) -> Result<(), E> {
         self.buf.extend_from_slice(bytes);
         if !self.started {
             // A UTF-8 BOM may open the stream; wait until we can tell.
             if self.buf.len() < 3 && b"\xEF\xBB\xBF".starts_with(&self.buf) {
-                return Vec::new();
+                return Ok(());
             }
             if self.buf.starts_with(b"\xEF\xBB\xBF") {
                 self.buf.drain(..3);
             }
             self.started = true;
         }
-        let mut events = Vec::new();
         // The buffer is taken out while lines are read from it, so each line is decoded
         // in place (no copy unless it holds invalid UTF-8) and handed to `line`.
         let buf = std::mem::take(&mut self.buf);
         let mut start = 0;
+        let mut result = Ok(());
         while let Some(at) = memchr::memchr2(b'\n', b'\r', &buf[start..]) {
             let end = start + at;
             let next = if buf[end] == b'\n' {
@@ -67,13 +92,16 @@ impl SseParser {
             } else {
                 end + 1
             };
-            // Lossy decoding is what the spec's "UTF-8 decode" does with bad bytes.
-            self.line(&String::from_utf8_lossy(&buf[start..end]), &mut events);
+            result = self.line(&utf8(&buf[start..end]), &mut on_event);
             start = next;
+            if result.is_err() {
+                start = buf.len();
+                break;
+            }
         }
         self.buf = buf;
         self.buf.drain(..start);
-        events
+        result
     }
 
     /// Ends the stream. A trailing event that was not closed by a blank line
@@ -81,58 +109,76 @@ impl SseParser {
     /// dropping their last event (often the terminal one) would be worse.
     pub fn finish(&mut self) -> Vec<SseEvent> {
         let mut events = Vec::new();
-        if !self.buf.is_empty() {
-            let rest = std::mem::take(&mut self.buf);
-            let rest = rest.strip_suffix(b"\r").unwrap_or(&rest);
-            self.line(&String::from_utf8_lossy(rest), &mut events);
-        }
-        self.dispatch(&mut events);
+        let _ = self.finish_each(|event| {
+            events.push(event.clone());
+            Ok::<(), std::convert::Infallible>(())
+        });
         events
     }
 
-    fn line(&mut self, line: &str, events: &mut Vec<SseEvent>) {
+    /// [`finish`](Self::finish) with each event handed to `on_event`.
+    pub fn finish_each<E>(
+        &mut self,
+        mut on_event: impl FnMut(&SseEvent) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if !self.buf.is_empty() {
+            let rest = std::mem::take(&mut self.buf);
+            let rest = rest.strip_suffix(b"\r").unwrap_or(&rest);
+            self.line(&utf8(rest), &mut on_event)?;
+        }
+        self.dispatch(&mut on_event)
+    }
+
+    fn line<E>(
+        &mut self,
+        line: &str,
+        on_event: &mut impl FnMut(&SseEvent) -> Result<(), E>,
+    ) -> Result<(), E> {
         if line.is_empty() {
-            self.dispatch(events);
-            return;
+            return self.dispatch(on_event);
         }
         if line.starts_with(':') {
-            return;
+            return Ok(());
         }
         let (field, value) = match line.split_once(':') {
             Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
             None => (line, ""),
         };
+        let event = &mut self.current;
         match field {
-            "event" => self.event = Some(value.to_string()),
+            "event" => event.event = Some(value.to_string()),
             "data" => {
                 if self.has_data {
-                    self.data.push('\n');
+                    event.data.push('\n');
                 }
-                self.data.push_str(value);
+                event.data.push_str(value);
                 self.has_data = true;
             }
-            "id" if !value.contains('\0') => self.last_id = Some(value.to_string()),
+            "id" if !value.contains('\0') => event.id = Some(value.to_string()),
             "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
-                self.retry = value.parse().ok();
+                event.retry = value.parse().ok();
             }
             _ => {}
         }
+        Ok(())
     }
 
-    fn dispatch(&mut self, events: &mut Vec<SseEvent>) {
-        let event = self.event.take();
-        let retry = self.retry.take();
-        if !self.has_data {
-            self.data.clear();
-            return;
-        }
+    /// Hands the event read so far to `on_event` (if it had data), then clears it for
+    /// the next one; the id stays.
+    fn dispatch<E>(
+        &mut self,
+        on_event: &mut impl FnMut(&SseEvent) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let result = if self.has_data {
+            on_event(&self.current)
+        } else {
+            Ok(())
+        };
         self.has_data = false;
-        events.push(SseEvent {
-            event,
-            data: std::mem::take(&mut self.data),
-            id: self.last_id.clone(),
-            retry,
-        });
+        self.current.event = None;
+        self.current.retry = None;
+        self.current.data.clear();
+        result
     }
 }
 
@@ -216,6 +262,30 @@ mod tests {
         assert_eq!(events[0].event, None);
         assert_eq!(events[0].retry, Some(1500));
         assert_eq!(events[1].retry, None);
+    }
+
+    #[test]
+    fn feed_each_stops_at_the_first_error_and_events_do_not_carry_over() {
+        let mut p = SseParser::new();
+        let mut seen = Vec::new();
+        let result = p.feed_each(b"event: a\ndata: 1\n\ndata: 2\n\ndata: 3\n\n", |e| {
+            seen.push((e.event.clone(), e.data.clone()));
+            if e.data == "2" {
+                Err("stop")
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(result, Err("stop"));
+        // The second event does not inherit the first one's `event` field or data.
+        assert_eq!(
+            seen,
+            vec![(Some("a".into()), "1".into()), (None, "2".into())]
+        );
+        assert!(
+            p.finish().is_empty(),
+            "what followed the failed event is dropped"
+        );
     }
 
     #[test]

@@ -76,15 +76,17 @@ impl StreamDecoder {
 
     /// Consumes bytes (split anywhere) and returns the chunks they complete.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<ChatChunk>, ProviderError> {
-        let events = self.sse.feed(bytes);
-        self.run(events, false)
+        self.run(false, |sse, codec, out| {
+            sse.feed_each(bytes, |event| codec.event(event, out))
+        })
     }
 
     /// Ends the stream: returns the last chunks (the usage-only chunk, if
     /// the client asked for it) or the error of a stream that ended early.
     pub fn finish(&mut self) -> Result<Vec<ChatChunk>, ProviderError> {
-        let events = self.sse.finish();
-        self.run(events, true)
+        self.run(true, |sse, codec, out| {
+            sse.finish_each(|event| codec.event(event, out))
+        })
     }
 
     /// The usage reported so far (complete once the terminal event arrived),
@@ -98,15 +100,23 @@ impl StreamDecoder {
         self.codec.done()
     }
 
-    fn run(&mut self, events: Vec<SseEvent>, end: bool) -> Result<Vec<ChatChunk>, ProviderError> {
+    /// Runs `events` (which hands each event the bytes complete to the codec) and, at
+    /// the `end`, the codec's end; the first error fails the stream for good.
+    fn run(
+        &mut self,
+        end: bool,
+        events: impl FnOnce(
+            &mut SseParser,
+            &mut Codec,
+            &mut Vec<ChatChunk>,
+        ) -> Result<(), ProviderError>,
+    ) -> Result<Vec<ChatChunk>, ProviderError> {
         if self.failed {
             // The caller already got the error; nothing after it is meaningful.
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
-        let mut result = events
-            .iter()
-            .try_for_each(|ev| self.codec.event(ev, &mut out));
+        let mut result = events(&mut self.sse, &mut self.codec, &mut out);
         if result.is_ok() && end {
             result = self.codec.end(&mut out);
         }

@@ -3,7 +3,9 @@
 //!
 //! Every object keeps the fields it does not model in a flattened `extra`
 //! map, so the OpenAI-compatible adapter can pass requests and responses
-//! through without losing anything a newer client or upstream adds.
+//! through without losing anything a newer client or upstream adds. The
+//! streamed answer's types ([`ChatChunk`] and what it holds, [`Usage`]) are
+//! read by the impls in `lean_de`, which fill `extra` in the same pass.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -237,13 +239,10 @@ pub struct FunctionCall {
 }
 
 /// Token usage in OpenAI's layout.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Usage {
-    #[serde(default)]
     pub prompt_tokens: u64,
-    #[serde(default)]
     pub completion_tokens: u64,
-    #[serde(default)]
     pub total_tokens: u64,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -317,58 +316,38 @@ fn assistant_role() -> String {
 }
 
 /// One `chat.completion.chunk` object of a stream.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChatChunk {
-    #[serde(default)]
     pub id: String,
-    #[serde(default = "chunk_object")]
     pub object: String,
-    #[serde(default)]
     pub created: u64,
-    #[serde(default)]
     pub model: String,
     /// Empty only on the trailing usage-only chunk.
-    #[serde(default, deserialize_with = "null_as_empty")]
     pub choices: Vec<ChunkChoice>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-fn chunk_object() -> String {
-    "chat.completion.chunk".to_string()
-}
-
-// Some OpenAI-compatible servers send `"choices": null` on the usage chunk.
-fn null_as_empty<'de, D>(deserializer: D) -> Result<Vec<ChunkChoice>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    Ok(Option::<Vec<ChunkChoice>>::deserialize(deserializer)?.unwrap_or_default())
-}
-
 /// One choice of a chunk; `finish_reason` is serialized as `null` until the end.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChunkChoice {
-    #[serde(default)]
     pub index: u32,
-    #[serde(default)]
     pub delta: Delta,
-    #[serde(default)]
     pub finish_reason: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// The incremental message of a chunk choice.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Delta {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallDelta>>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -376,14 +355,14 @@ pub struct Delta {
 
 /// A fragment of a streamed tool call: the first carries id and name, the
 /// rest carry pieces of `arguments`, all keyed by `index`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ToolCallDelta {
     pub index: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<FunctionCallDelta>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,

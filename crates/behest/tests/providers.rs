@@ -290,6 +290,13 @@ async fn every_provider(backend: Backend) {
                 "{model} {phrase}: {}",
                 r.text
             );
+            // What the provider streamed before failing reached the client first, even
+            // when the relay read it in one burst with the failure.
+            assert!(
+                !content(&parts[..parts.len() - 1]).is_empty(),
+                "{model} {phrase}: {}",
+                r.text
+            );
             assert!(
                 started.elapsed() < Duration::from_secs(5),
                 "{model} {phrase}"
