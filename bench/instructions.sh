@@ -30,20 +30,9 @@ command -v valgrind >/dev/null || { echo "instructions: valgrind is not installe
 [[ -x $ROOT/target/release/behest && -x $BENCH_DIR/mock-upstream/target/release/mock-upstream ]] \
   || "$BENCH_DIR/setup.sh"
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_http() {
-  for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done
-  echo "instructions: $1 did not answer" >&2
-  exit 1
-}
+NAME=instructions
+# shellcheck source=scripts/processes.sh
+source "$BENCH_DIR/scripts/processes.sh"
 
 "$BENCH_DIR/mock-upstream/target/release/mock-upstream" --addr "127.0.0.1:$MOCK_PORT" \
   --chunks "${MOCK_CHUNKS:-20}" > "$WORK/mock.log" 2>&1 &

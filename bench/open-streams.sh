@@ -11,6 +11,8 @@
 #
 #   bench/open-streams.sh               # N=10000, POLICY=off
 #   POLICY=on N=10000 bench/open-streams.sh
+#   GATEWAY_WRAP="valgrind --tool=massif --massif-out-file=/tmp/ms.%p" N=500 bench/open-streams.sh
+#                                       # where the memory goes: ms_print /tmp/ms.*
 #
 # Needs file descriptors for 2 × N sockets in the gateway (client and upstream): the
 # script raises its limit (as root it can) and says so when it cannot.
@@ -28,23 +30,15 @@ TOOLS=$BENCH_DIR/mock-upstream/target/release
 want=$((2 * N + 1024))
 if (( $(ulimit -n) < want )); then
   ulimit -Hn "$want" 2>/dev/null || true
-  ulimit -n "$want" 2>/dev/null || { echo "open-streams: need $want file descriptors, have $(ulimit -n)" >&2; exit 1; }
+  ulimit -n "$want" 2>/dev/null || {
+    echo "open-streams: N=$N needs $want file descriptors, the limit here is $(ulimit -Hn): try N=$((($(ulimit -Hn) - 1024) / 2))" >&2
+    exit 1
+  }
 fi
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_http() {
-  for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done
-  echo "open-streams: $1 did not answer" >&2
-  exit 1
-}
+NAME=open-streams
+# shellcheck source=scripts/processes.sh
+source "$BENCH_DIR/scripts/processes.sh"
 kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 "$TOOLS/mock-upstream" --addr "127.0.0.1:$MOCK_PORT" --chunks "${MOCK_CHUNKS:-240}" \
@@ -56,7 +50,7 @@ env TOKIO_WORKER_THREADS=1 RUST_LOG=${BEHEST_LOG:-warn} \
   BEHEST_PROVIDER_OPENAI_API_KEY=sk-bench \
   BEHEST_PROVIDER_OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT/v1" \
   BEHEST_DEFAULT_MODEL=gpt-4o-mini BEHEST_MAX_CONNECTIONS=$((N + 1000)) \
-  "$ROOT/target/release/behest" serve --listen "127.0.0.1:$GW_PORT" --data-dir "$WORK/data" \
+  ${GATEWAY_WRAP:-} "$ROOT/target/release/behest" serve --listen "127.0.0.1:$GW_PORT" --data-dir "$WORK/data" \
   > "$WORK/gateway.log" 2>&1 &
 GW=$!
 PIDS+=("$GW")

@@ -180,6 +180,8 @@ struct RelayState {
     /// What the upstream said after a burst that was read at once: its end or an
     /// error, handled on the next turn after the burst's frames went out.
     stashed: Option<Option<reqwest::Result<Bytes>>>,
+    /// Whether a frame went out: the first one never waits for a burst behind it.
+    wrote: bool,
 }
 
 impl Drop for RelayState {
@@ -193,6 +195,9 @@ impl Drop for RelayState {
 
 enum Next {
     Bytes(Option<reqwest::Result<Bytes>>),
+    /// A piece that was there when the relay asked, or came within [`BEHIND_WAIT`]: the
+    /// relay is behind a burst.
+    Ready(Bytes),
     Silent,
     Drained,
     Killed(KillScope),
@@ -215,6 +220,7 @@ pub fn relay(
         outcome: Some(outcome),
         answer,
         stashed: None,
+        wrote: false,
     };
     stream::unfold(state, |mut state| async move {
         loop {
@@ -237,8 +243,13 @@ pub fn relay(
                 }
             };
             let frames = match next {
-                Next::Bytes(Some(Ok(bytes))) => {
-                    let (chunks, decoded) = state.decode_ready(bytes);
+                next @ (Next::Bytes(Some(Ok(_))) | Next::Ready(_)) => {
+                    let (bytes, behind) = match next {
+                        Next::Ready(bytes) => (bytes, true),
+                        Next::Bytes(Some(Ok(bytes))) => (bytes, false),
+                        _ => unreachable!("matched above"),
+                    };
+                    let (chunks, decoded) = state.decode_ready(bytes, behind).await;
                     match decoded {
                         Ok(()) if chunks.is_empty() => continue,
                         Ok(()) => state.frames(chunks, false),
@@ -316,51 +327,99 @@ async fn read(
     outcome: &mut Option<OutcomeRecorder>,
     idle_timeout: Duration,
 ) -> Next {
+    match upstream.next().now_or_never() {
+        Some(Some(Ok(bytes))) => return Next::Ready(bytes),
+        Some(item) => return Next::Bytes(item),
+        None => {}
+    }
     if let Some(outcome) = outcome.as_mut() {
         outcome.upstream_started();
     }
+    let asked = Instant::now();
     let read = tokio::time::timeout(idle_timeout, upstream.next()).await;
     if let Some(outcome) = outcome.as_mut() {
         outcome.upstream_finished();
     }
     match read {
+        // Only the client's connection task had to run: the piece was as good as there.
+        Ok(Some(Ok(bytes))) if asked.elapsed() < BEHIND_WAIT => Next::Ready(bytes),
         Ok(item) => Next::Bytes(item),
         Err(_) => Next::Silent,
     }
 }
 
-/// How much of a burst the relay reads before it writes: bytes the upstream has ready
-/// at once go out as one frame (one body chunk, one pass through the relay's loop)
-/// instead of one per upstream piece; nothing waits for more.
+/// How much of a burst the relay gathers before it writes: bytes the upstream has
+/// ready one after another go out as one frame (one body chunk, one write to the
+/// client) instead of one per upstream event.
 const BURST_BYTES: usize = 64 * 1024;
+/// A piece that comes this soon after the relay asked for it was already on its way (a
+/// model writes its tokens milliseconds apart, at the least).
+const BEHIND_WAIT: Duration = Duration::from_micros(100);
+/// How many upstream pieces the relay gathers into one frame at most.
+const BURST_TURNS: usize = 32;
+/// How many scheduler passes the relay gives the HTTP client's connection task to
+/// produce the next piece while it is behind a burst (on a multi-threaded runtime the
+/// task may be running on another worker).
+const LOOK_AHEAD_YIELDS: usize = 3;
 
 impl RelayState {
-    /// Decodes `bytes` and every further piece the upstream has ready now (up to
-    /// [`BURST_BYTES`]); an end or error met while reading ahead is stashed for the next
-    /// turn. Answers the chunks decoded and whether the decoder failed after them.
-    fn decode_ready(&mut self, bytes: Bytes) -> (Vec<ChatChunk>, Result<(), ProviderError>) {
+    /// Decodes `bytes` and the upstream's next pieces while they are ready at once (up
+    /// to [`BURST_BYTES`] and [`BURST_TURNS`]); an end or error met while reading ahead
+    /// is stashed for the next turn. Answers the chunks decoded and whether the decoder
+    /// failed after them.
+    ///
+    /// The HTTP client hands its body over one piece at a time, read by its connection
+    /// task once the body asks for it; so a relay that is `behind` (the piece was there or
+    /// as good as there when it asked: a cached answer, a busy core) asks, lets that task
+    /// run, and asks again, a few scheduler passes per piece, and saves a write per
+    /// event: on loopback a write is the most expensive part of a frame, because the
+    /// sending core also does the receiving side's TCP work. A relay that had to wait
+    /// for its piece (a model writing tokens apart) only asks once, which costs nothing.
+    async fn decode_ready(
+        &mut self,
+        bytes: Bytes,
+        behind: bool,
+    ) -> (Vec<ChatChunk>, Result<(), ProviderError>) {
         let mut chunks = Vec::new();
         let mut read = 0;
         let mut piece = bytes;
-        loop {
+        // The first frame goes out with what the first piece holds: time to first byte
+        // is what a user sees, so it never waits for a burst behind it.
+        if !self.wrote {
+            return match self.decoder.feed(&piece) {
+                Ok(chunks) => (chunks, Ok(())),
+                Err(err) => (Vec::new(), Err(err)),
+            };
+        }
+        let yields = if behind { LOOK_AHEAD_YIELDS } else { 0 };
+        for turn in 1.. {
             read += piece.len();
             match self.decoder.feed(&piece) {
                 Ok(more) if chunks.is_empty() => chunks = more,
                 Ok(more) => chunks.extend(more),
                 Err(err) => return (chunks, Err(err)),
             }
-            if read >= BURST_BYTES {
-                return (chunks, Ok(()));
+            if read >= BURST_BYTES || turn == BURST_TURNS {
+                break;
             }
-            match self.upstream.next().now_or_never() {
+            let mut ahead = self.upstream.next().now_or_never();
+            for _ in 0..yields {
+                if ahead.is_some() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+                ahead = self.upstream.next().now_or_never();
+            }
+            match ahead {
                 Some(Some(Ok(next))) => piece = next,
                 Some(other) => {
                     self.stashed = Some(other);
-                    return (chunks, Ok(()));
+                    break;
                 }
-                None => return (chunks, Ok(())),
+                None => break,
             }
         }
+        (chunks, Ok(()))
     }
 
     /// Frames for `chunks`, through the answer's guard and noted in the outcome. A
@@ -386,6 +445,7 @@ impl RelayState {
         if let Some(outcome) = self.outcome.as_mut() {
             outcome.first_byte();
         }
+        self.wrote |= !out.is_empty();
         out.freeze()
     }
 

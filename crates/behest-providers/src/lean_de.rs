@@ -1,7 +1,9 @@
-//! Deserialization of the streamed answer's types, read straight into their fields.
+//! Deserialization of the types every request reads, straight into their fields: the
+//! request and its messages, the answer (`chat.completion`) and the streamed answer.
 //!
 //! Every stream event of an OpenAI-compatible upstream is one `chat.completion.chunk`
-//! read into [`ChatChunk`], so this is the relay's hottest parse. Serde's derive with
+//! read into [`ChatChunk`], so this is the relay's hottest parse; a request's body and
+//! a JSON answer are read once per call. Serde's derive with
 //! `#[serde(flatten)]` (how the other types keep their unknown fields in `extra`)
 //! buffers each object into an intermediate tree and reads it a second time, at every
 //! level of nesting; measured with `benches/stream.rs`, that was most of the decoder's
@@ -10,7 +12,10 @@
 //! `"choices": null` or `"content": null`), and a key borrowed from the input is not
 //! copied unless it is kept.
 
-use crate::types::{ChatChunk, ChunkChoice, Delta, ToolCallDelta, Usage};
+use crate::types::{
+    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, Message, ResponseMessage,
+    ToolCallDelta, Usage,
+};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Map;
 use std::borrow::Cow;
@@ -41,8 +46,15 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// The "default" of a required field: the error serde's derive gives when it is absent.
+macro_rules! required {
+    ($key:literal) => {
+        return Err(serde::de::Error::missing_field($key))
+    };
+}
+
 /// `impl Deserialize` for a struct with an `extra` map: `"key" => field: Type = default`
-/// for each modelled field.
+/// for each modelled field (a required field's default is `required!("key")`).
 macro_rules! deserialize_with_extra {
     ($ty:ident, $expecting:literal, { $($key:literal => $field:ident: $fty:ty = $default:expr),* $(,)? }) => {
         impl<'de> Deserialize<'de> for $ty {
@@ -64,7 +76,13 @@ macro_rules! deserialize_with_extra {
                                 }
                             }
                         }
-                        Ok($ty { $($field: $field.unwrap_or_else(|| $default),)* extra })
+                        Ok($ty {
+                            $($field: match $field {
+                                Some(value) => value,
+                                None => $default,
+                            },)*
+                            extra,
+                        })
                     }
                 }
                 deserializer.deserialize_map(FieldsVisitor)
@@ -105,6 +123,53 @@ deserialize_with_extra!(Usage, "a usage object", {
     "prompt_tokens" => prompt_tokens: u64 = 0,
     "completion_tokens" => completion_tokens: u64 = 0,
     "total_tokens" => total_tokens: u64 = 0,
+});
+
+deserialize_with_extra!(ChatRequest, "a chat completion request", {
+    "model" => model: Option<String> = None,
+    "messages" => messages: Vec<Message> = required!("messages"),
+    "stream" => stream: Option<bool> = None,
+    "stream_options" => stream_options: Option<crate::types::StreamOptions> = None,
+    "tools" => tools: Option<Vec<crate::types::Tool>> = None,
+    "tool_choice" => tool_choice: Option<crate::types::ToolChoice> = None,
+    "parallel_tool_calls" => parallel_tool_calls: Option<bool> = None,
+    "n" => n: Option<u32> = None,
+    "stop" => stop: Option<crate::types::Stop> = None,
+    "temperature" => temperature: Option<f64> = None,
+    "top_p" => top_p: Option<f64> = None,
+    "max_tokens" => max_tokens: Option<u32> = None,
+    "max_completion_tokens" => max_completion_tokens: Option<u32> = None,
+    "response_format" => response_format: Option<crate::types::ResponseFormat> = None,
+    "user" => user: Option<String> = None,
+});
+
+deserialize_with_extra!(Message, "a message", {
+    "role" => role: String = required!("role"),
+    "content" => content: Option<crate::types::MessageContent> = None,
+    "name" => name: Option<String> = None,
+    "tool_calls" => tool_calls: Option<Vec<crate::types::ToolCall>> = None,
+    "tool_call_id" => tool_call_id: Option<String> = None,
+});
+
+deserialize_with_extra!(ChatResponse, "a chat.completion object", {
+    "id" => id: String = String::new(),
+    "object" => object: String = "chat.completion".to_owned(),
+    "created" => created: u64 = 0,
+    "model" => model: String = String::new(),
+    "choices" => choices: Vec<Choice> = Vec::new(),
+    "usage" => usage: Option<Usage> = None,
+});
+
+deserialize_with_extra!(Choice, "a choice", {
+    "index" => index: u32 = 0,
+    "message" => message: ResponseMessage = required!("message"),
+    "finish_reason" => finish_reason: Option<String> = None,
+});
+
+deserialize_with_extra!(ResponseMessage, "an assistant message", {
+    "role" => role: String = "assistant".to_owned(),
+    "content" => content: Option<String> = None,
+    "tool_calls" => tool_calls: Option<Vec<crate::types::ToolCall>> = None,
 });
 
 #[cfg(test)]
@@ -158,6 +223,51 @@ mod tests {
         let choice: ChunkChoice = serde_json::from_str(r#"{"delta":{"content":null}}"#).unwrap();
         assert_eq!(choice.delta.content, None);
         assert_eq!(choice.index, 0);
+    }
+
+    #[test]
+    fn a_request_reads_as_before_and_misses_required_fields_by_name() {
+        let raw = json!({
+            "model": "m", "stream": true, "stream_options": {"include_usage": true},
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "hi"}], "x-extra": 1},
+                {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+            ],
+            "stop": ["a", "b"], "max_completion_tokens": 5, "seed": 7
+        });
+        let req: ChatRequest = serde_json::from_value(raw.clone()).unwrap();
+        assert!(req.is_stream() && req.wants_stream_usage());
+        assert_eq!(req.max_output_tokens(), Some(5));
+        assert_eq!(req.extra["seed"], 7);
+        assert_eq!(req.messages[0].extra["x-extra"], 1);
+        assert_eq!(serde_json::to_value(&req).unwrap(), raw);
+        let err = serde_json::from_str::<ChatRequest>(r#"{"model":"m"}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("missing field `messages`"),
+            "{err}"
+        );
+        let err =
+            serde_json::from_str::<ChatRequest>(r#"{"messages":[{"content":"x"}]}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field `role`"), "{err}");
+        let err = serde_json::from_str::<ChatRequest>(r#"{"messages":[{"role":"user"}],"n":"2"}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn an_answer_reads_its_choices_and_requires_their_message() {
+        let raw = json!({
+            "id": "x", "object": "chat.completion", "created": 3, "model": "m",
+            "system_fingerprint": "fp",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi", "refusal": null}, "logprobs": null, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+        });
+        let answer: ChatResponse = serde_json::from_value(raw.clone()).unwrap();
+        assert_eq!(answer.choices[0].message.content.as_deref(), Some("hi"));
+        assert_eq!(answer.choices[0].message.extra["refusal"], json!(null));
+        assert_eq!(serde_json::to_value(&answer).unwrap(), raw);
+        let err = serde_json::from_str::<ChatResponse>(r#"{"choices":[{"index":0}]}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field `message`"), "{err}");
     }
 
     #[test]

@@ -50,6 +50,14 @@ pub fn decode_response(status: u16, body: &[u8]) -> Result<ChatResponse, Provide
     if !(200..300).contains(&status) {
         return Err(decode_error(status, body));
     }
+    // Nearly every answer is a `chat.completion`: read it straight into the type. An
+    // error object or JSON of another shape takes the general path, so its refusal is
+    // the one it always was.
+    if let Ok(answer) = serde_json::from_slice::<ChatResponse>(body) {
+        if answer.extra.get("error").is_none_or(Value::is_null) {
+            return Ok(answer);
+        }
+    }
     let v = parse_json(PROVIDER, body)?;
     if v.get("error").is_some_and(|e| !e.is_null()) {
         return Err(decode_error(status, body));

@@ -4,43 +4,44 @@
 //! Every object keeps the fields it does not model in a flattened `extra`
 //! map, so the OpenAI-compatible adapter can pass requests and responses
 //! through without losing anything a newer client or upstream adds. The
-//! streamed answer's types ([`ChatChunk`] and what it holds, [`Usage`]) are
-//! read by the impls in `lean_de`, which fill `extra` in the same pass.
+//! types every call reads (the request and its messages, the answer, the
+//! streamed answer, usage) are read by the impls in `lean_de`, which fill
+//! `extra` in the same pass.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// A `POST /v1/chat/completions` request body.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChatRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     pub messages: Vec<Message>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_options: Option<StreamOptions>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<Tool>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<ToolChoice>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parallel_tool_calls: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub n: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop: Option<Stop>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_completion_tokens: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_format: Option<ResponseFormat>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Fields this crate does not model, passed through to OpenAI-compatible upstreams.
     #[serde(flatten)]
@@ -77,17 +78,17 @@ pub struct StreamOptions {
 }
 
 /// One entry of `messages`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Message {
     /// `system`, `developer`, `user`, `assistant` or `tool`.
     pub role: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<MessageContent>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCall>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -261,58 +262,41 @@ impl Usage {
 }
 
 /// A non-streamed `chat.completion` object.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChatResponse {
-    #[serde(default)]
     pub id: String,
-    #[serde(default = "completion_object")]
     pub object: String,
-    #[serde(default)]
     pub created: u64,
     /// The upstream's model name when the upstream reports one; empty
     /// otherwise (Cohere), for the caller to fill in.
-    #[serde(default)]
     pub model: String,
-    #[serde(default)]
     pub choices: Vec<Choice>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-fn completion_object() -> String {
-    "chat.completion".to_string()
-}
-
 /// One choice of a `chat.completion`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Choice {
-    #[serde(default)]
     pub index: u32,
     pub message: ResponseMessage,
     /// `stop`, `length`, `tool_calls` or `content_filter`.
-    #[serde(default)]
     pub finish_reason: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// The assistant message of a choice; `content` is serialized as `null` when absent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ResponseMessage {
-    #[serde(default = "assistant_role")]
     pub role: String,
-    #[serde(default)]
     pub content: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCall>>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
-}
-
-fn assistant_role() -> String {
-    "assistant".to_string()
 }
 
 /// One `chat.completion.chunk` object of a stream.

@@ -569,6 +569,112 @@ async fn upstream_redirects_are_not_followed() {
     server.stop().await;
 }
 
+/// An OpenAI-format upstream that sends its stream one HTTP chunk per event, as the
+/// providers do: the first `split` events at once, then after a pause the rest.
+async fn bursty_upstream(events: usize, split: usize, pause: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let chunk = |event: String| format!("{:x}\r\n{event}\r\n", event.len());
+    let event = |i: usize| {
+        chunk(format!(
+            "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"w{i} \"}},\"finish_reason\":null}}]}}\n\n"
+        ))
+    };
+    let head =
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+    let first: String = std::iter::once(head.to_owned())
+        .chain((0..split).map(event))
+        .collect();
+    let finish = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+    let rest: String = (split..events)
+        .map(event)
+        .chain([
+            chunk(finish.to_owned()),
+            chunk("data: [DONE]\n\n".to_owned()),
+        ])
+        .chain(["0\r\n\r\n".to_owned()])
+        .collect();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let (first, rest) = (first.clone(), rest.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(first.as_bytes()).await;
+                tokio::time::sleep(pause).await;
+                let _ = socket.write_all(rest.as_bytes()).await;
+            });
+        }
+    });
+    origin
+}
+
+/// The body chunks of a chunked HTTP/1.1 response read raw off the socket.
+async fn raw_chunks(port: u16, path: &str, token: &str, body: &Value) -> Vec<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let body = body.to_string();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    socket.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, mut rest) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    let mut chunks = Vec::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").unwrap();
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            return chunks;
+        }
+        chunks.push(after[..size].to_owned());
+        rest = &after[size + 2..];
+    }
+}
+
+async fn a_burst_of_events_goes_out_in_few_frames_and_nothing_waits_for_more() {
+    let upstream = bursty_upstream(40, 20, Duration::from_millis(400)).await;
+    let config =
+        format!("[providers.openai]\napi_key = \"sk-burst\"\nbase_url = \"{upstream}/v1\"\n");
+    let server = Server::start_with(Backend::Sqlite, &[], &config).await;
+    let account = server.signup("burst@example.com").await;
+    let project = server.project_with_token(&account, "Burst").await;
+    use_model(&server, &account, &project, "gpt-4o-mini").await;
+    let path = format!("/p/{}/v1/chat/completions", project.slug);
+    let chunks = raw_chunks(server.port, &path, &project.token, &streamed(user("burst"))).await;
+    let text: String = chunks.concat();
+    let (parts, done) = self::chunks(&text);
+    assert!(done, "{text}");
+    let words: String = (0..40).map(|i| format!("w{i} ")).collect();
+    assert_eq!(content(&parts), words, "every event, in order");
+    // 42 upstream events in two bursts: each burst is relayed as a frame or a few (a
+    // frame per event would be 42; 4-5 here, the bound leaves room for a loaded
+    // machine), and the first burst went out before the second existed (the relay took
+    // what was ready and did not wait for more).
+    assert!(
+        (2..=21).contains(&chunks.len()),
+        "{} frames for 42 events in two bursts",
+        chunks.len()
+    );
+    eprintln!("{} frames for 42 events in two bursts", chunks.len());
+    let first_burst = chunks.iter().take_while(|c| !c.contains("w20 ")).count();
+    assert!(first_burst >= 1 && first_burst < chunks.len(), "{chunks:?}");
+    server.stop().await;
+}
+
 fn main() -> std::process::ExitCode {
     Tests::new()
         .on_both_backends("every_provider", &[], every_provider)
@@ -591,6 +697,11 @@ fn main() -> std::process::ExitCode {
             "upstream_redirects_are_not_followed",
             &[],
             upstream_redirects_are_not_followed,
+        )
+        .add(
+            "a_burst_of_events_goes_out_in_few_frames_and_nothing_waits_for_more",
+            &[],
+            a_burst_of_events_goes_out_in_few_frames_and_nothing_waits_for_more,
         )
         .run()
 }
