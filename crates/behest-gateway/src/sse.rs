@@ -243,35 +243,14 @@ pub fn relay(
                 }
             };
             let frames = match next {
-                next @ (Next::Bytes(Some(Ok(_))) | Next::Ready(_)) => {
-                    let (bytes, behind) = match next {
-                        Next::Ready(bytes) => (bytes, true),
-                        Next::Bytes(Some(Ok(bytes))) => (bytes, false),
-                        _ => unreachable!("matched above"),
-                    };
-                    let (chunks, decoded) = state.decode_ready(bytes, behind).await;
-                    match decoded {
-                        Ok(()) if chunks.is_empty() => continue,
-                        Ok(()) => state.frames(chunks, false),
-                        Err(err) => {
-                            // What decoded before the error goes out first, unless the
-                            // answer's guard already ended the stream on it.
-                            let mut out = BytesMut::new();
-                            if !chunks.is_empty() {
-                                out.extend_from_slice(&state.frames(chunks, false));
-                            }
-                            if state.outcome.is_some() {
-                                let error = crate::upstream::upstream_error(
-                                    state.relay.provider,
-                                    &err,
-                                    None,
-                                );
-                                out.extend_from_slice(&state.fail(error, Ending::UpstreamFailed));
-                            }
-                            out.freeze()
-                        }
-                    }
-                }
+                Next::Ready(bytes) => match state.relay_burst(bytes, true).await {
+                    Some(frames) => frames,
+                    None => continue,
+                },
+                Next::Bytes(Some(Ok(bytes))) => match state.relay_burst(bytes, false).await {
+                    Some(frames) => frames,
+                    None => continue,
+                },
                 Next::Bytes(Some(Err(err))) => {
                     tracing::warn!(provider = %state.relay.provider, error = %err, "upstream stream broke");
                     let error = ApiError::new(
@@ -385,12 +364,7 @@ impl RelayState {
         let mut piece = bytes;
         // The first frame goes out with what the first piece holds: time to first byte
         // is what a user sees, so it never waits for a burst behind it.
-        if !self.wrote {
-            return match self.decoder.feed(&piece) {
-                Ok(chunks) => (chunks, Ok(())),
-                Err(err) => (Vec::new(), Err(err)),
-            };
-        }
+        let turns = if self.wrote { BURST_TURNS } else { 1 };
         let yields = if behind { LOOK_AHEAD_YIELDS } else { 0 };
         for turn in 1.. {
             read += piece.len();
@@ -399,7 +373,7 @@ impl RelayState {
                 Ok(more) => chunks.extend(more),
                 Err(err) => return (chunks, Err(err)),
             }
-            if read >= BURST_BYTES || turn == BURST_TURNS {
+            if read >= BURST_BYTES || turn == turns {
                 break;
             }
             let mut ahead = self.upstream.next().now_or_never();
@@ -420,6 +394,28 @@ impl RelayState {
             }
         }
         (chunks, Ok(()))
+    }
+
+    /// Relays `bytes` and the burst behind it ([`Self::decode_ready`]): their frames,
+    /// then the error event if the decoder failed after them (unless the answer's guard
+    /// already ended the stream on what came before); `None` when they completed no
+    /// chunk.
+    async fn relay_burst(&mut self, bytes: Bytes, behind: bool) -> Option<Bytes> {
+        let (chunks, decoded) = self.decode_ready(bytes, behind).await;
+        let err = match decoded {
+            Ok(()) if chunks.is_empty() => return None,
+            Ok(()) => return Some(self.frames(chunks, false)),
+            Err(err) => err,
+        };
+        let mut out = BytesMut::new();
+        if !chunks.is_empty() {
+            out.extend_from_slice(&self.frames(chunks, false));
+        }
+        if self.outcome.is_some() {
+            let error = crate::upstream::upstream_error(self.relay.provider, &err, None);
+            out.extend_from_slice(&self.fail(error, Ending::UpstreamFailed));
+        }
+        Some(out.freeze())
     }
 
     /// Frames for `chunks`, through the answer's guard and noted in the outcome. A
