@@ -5,7 +5,7 @@
 //! not a person's date: they become exclusion zones, so neither they nor their parts are
 //! reported.
 
-use super::names::Words;
+use super::names::{Words, MONTH, WEEKDAY};
 use super::structured::Runs;
 use super::Scan;
 use behest_core::settings::PiiEntity;
@@ -244,99 +244,168 @@ fn meridiem(b: &[u8], i: usize) -> Option<usize> {
     None
 }
 
-/// Folded month names and abbreviations of the six languages -> (month, ambiguous as a
-/// word?). Ambiguous ones ("may", "mar", "set") need a day and a year next to them.
+/// Folded month names and abbreviations of the six languages, with their month and
+/// whether they are ambiguous as a word: ambiguous ones ("may", "mar", "set") need a
+/// day and a year next to them. The word classes mark every one ([`MONTH`]), so only
+/// a marked word is looked up here.
+pub(super) const MONTHS: &[(&str, u8, bool)] = &[
+    ("january", 1, false),
+    ("januar", 1, false),
+    ("janvier", 1, false),
+    ("gennaio", 1, false),
+    ("enero", 1, false),
+    ("januari", 1, false),
+    ("janner", 1, false),
+    ("jan", 1, false),
+    ("janv", 1, false),
+    ("ene", 1, false),
+    ("gen", 1, true),
+    ("february", 2, false),
+    ("februar", 2, false),
+    ("fevrier", 2, false),
+    ("febbraio", 2, false),
+    ("febrero", 2, false),
+    ("februari", 2, false),
+    ("feber", 2, false),
+    ("feb", 2, false),
+    ("fevr", 2, false),
+    ("fev", 2, false),
+    ("febr", 2, false),
+    ("march", 3, false),
+    ("marz", 3, false),
+    ("mars", 3, false),
+    ("marzo", 3, false),
+    ("maart", 3, false),
+    ("mar", 3, true),
+    ("mrt", 3, true),
+    ("april", 4, false),
+    ("avril", 4, false),
+    ("aprile", 4, false),
+    ("abril", 4, false),
+    ("apr", 4, false),
+    ("avr", 4, false),
+    ("abr", 4, false),
+    ("may", 5, true),
+    ("mai", 5, true),
+    ("mag", 5, true),
+    ("mei", 5, true),
+    ("maggio", 5, false),
+    ("mayo", 5, false),
+    ("june", 6, false),
+    ("juni", 6, false),
+    ("juin", 6, false),
+    ("giugno", 6, false),
+    ("junio", 6, false),
+    ("jun", 6, false),
+    ("giu", 6, false),
+    ("july", 7, false),
+    ("juli", 7, false),
+    ("juillet", 7, false),
+    ("luglio", 7, false),
+    ("julio", 7, false),
+    ("jul", 7, false),
+    ("juil", 7, false),
+    ("lug", 7, false),
+    ("august", 8, false),
+    ("aout", 8, false),
+    ("agosto", 8, false),
+    ("augustus", 8, false),
+    ("aug", 8, false),
+    ("ago", 8, true),
+    ("september", 9, false),
+    ("septembre", 9, false),
+    ("settembre", 9, false),
+    ("septiembre", 9, false),
+    ("setiembre", 9, false),
+    ("sep", 9, false),
+    ("sept", 9, false),
+    ("set", 9, true),
+    ("october", 10, false),
+    ("oktober", 10, false),
+    ("octobre", 10, false),
+    ("ottobre", 10, false),
+    ("octubre", 10, false),
+    ("oct", 10, false),
+    ("okt", 10, false),
+    ("ott", 10, false),
+    ("november", 11, false),
+    ("novembre", 11, false),
+    ("noviembre", 11, false),
+    ("nov", 11, false),
+    ("december", 12, false),
+    ("dezember", 12, false),
+    ("decembre", 12, false),
+    ("dicembre", 12, false),
+    ("diciembre", 12, false),
+    ("dec", 12, false),
+    ("dez", 12, false),
+    ("dic", 12, false),
+];
+
+/// Folded weekday names and abbreviations of the six languages (word class [`WEEKDAY`]).
+pub(super) const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "mon",
+    "tue",
+    "tues",
+    "wed",
+    "thu",
+    "thur",
+    "thurs",
+    "fri",
+    "sat",
+    "sun",
+    "montag",
+    "dienstag",
+    "mittwoch",
+    "donnerstag",
+    "freitag",
+    "samstag",
+    "sonntag",
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "lunedi",
+    "martedi",
+    "mercoledi",
+    "giovedi",
+    "venerdi",
+    "sabato",
+    "domenica",
+    "lunes",
+    "martes",
+    "miercoles",
+    "jueves",
+    "viernes",
+    "domingo",
+    "maandag",
+    "dinsdag",
+    "woensdag",
+    "donderdag",
+    "vrijdag",
+    "zaterdag",
+    "zondag",
+];
+
 fn month(w: &str) -> Option<(u8, bool)> {
-    let r = match w {
-        "january" | "januar" | "janvier" | "gennaio" | "enero" | "januari" | "janner" => (1, false),
-        "jan" | "janv" | "ene" => (1, false),
-        "gen" => (1, true),
-        "february" | "februar" | "fevrier" | "febbraio" | "febrero" | "februari" | "feber" => {
-            (2, false)
-        }
-        "feb" | "fevr" | "fev" | "febr" => (2, false),
-        "march" | "marz" | "mars" | "marzo" | "maart" => (3, false),
-        "mar" | "mrt" => (3, true),
-        "april" | "avril" | "aprile" | "abril" => (4, false),
-        "apr" | "avr" | "abr" => (4, false),
-        "may" | "mai" | "mag" | "mei" => (5, true),
-        "maggio" | "mayo" => (5, false),
-        "june" | "juni" | "juin" | "giugno" | "junio" => (6, false),
-        "jun" | "giu" => (6, false),
-        "july" | "juli" | "juillet" | "luglio" | "julio" => (7, false),
-        "jul" | "juil" | "lug" => (7, false),
-        "august" | "aout" | "agosto" | "augustus" => (8, false),
-        "aug" => (8, false),
-        "ago" => (8, true),
-        "september" | "septembre" | "settembre" | "septiembre" | "setiembre" => (9, false),
-        "sep" | "sept" => (9, false),
-        "set" => (9, true),
-        "october" | "oktober" | "octobre" | "ottobre" | "octubre" => (10, false),
-        "oct" | "okt" | "ott" => (10, false),
-        "november" | "novembre" | "noviembre" => (11, false),
-        "nov" => (11, false),
-        "december" | "dezember" | "decembre" | "dicembre" | "diciembre" => (12, false),
-        "dec" | "dez" | "dic" => (12, false),
-        _ => return None,
-    };
-    Some(r)
+    MONTHS
+        .iter()
+        .find(|(name, _, _)| *name == w)
+        .map(|&(_, m, ambiguous)| (m, ambiguous))
 }
 
 fn weekday(w: &str) -> bool {
-    matches!(
-        w,
-        "monday"
-            | "tuesday"
-            | "wednesday"
-            | "thursday"
-            | "friday"
-            | "saturday"
-            | "sunday"
-            | "mon"
-            | "tue"
-            | "tues"
-            | "wed"
-            | "thu"
-            | "thur"
-            | "thurs"
-            | "fri"
-            | "sat"
-            | "sun"
-            | "montag"
-            | "dienstag"
-            | "mittwoch"
-            | "donnerstag"
-            | "freitag"
-            | "samstag"
-            | "sonntag"
-            | "lundi"
-            | "mardi"
-            | "mercredi"
-            | "jeudi"
-            | "vendredi"
-            | "samedi"
-            | "dimanche"
-            | "lunedi"
-            | "martedi"
-            | "mercoledi"
-            | "giovedi"
-            | "venerdi"
-            | "sabato"
-            | "domenica"
-            | "lunes"
-            | "martes"
-            | "miercoles"
-            | "jueves"
-            | "viernes"
-            | "domingo"
-            | "maandag"
-            | "dinsdag"
-            | "woensdag"
-            | "donderdag"
-            | "vrijdag"
-            | "zaterdag"
-            | "zondag"
-    )
+    WEEKDAYS.contains(&w)
 }
 
 /// A day number (1-31) ending right before byte `i` (after optional `.`, ordinal, "de").
@@ -434,36 +503,17 @@ fn year_after(b: &[u8], i: usize) -> Option<usize> {
 pub fn month_dates(s: &mut Scan<'_>, words: &Words) {
     let b = s.text.as_bytes();
     for i in 0..words.len() {
-        let w = words.folded(i);
-        // month and weekday names are 3 to 11 letters and start with one of these
-        if !(3..=11).contains(&w.len())
-            || !matches!(
-                w.as_bytes()[0],
-                b'j' | b'f'
-                    | b'm'
-                    | b'a'
-                    | b's'
-                    | b'o'
-                    | b'n'
-                    | b'd'
-                    | b'g'
-                    | b'e'
-                    | b'l'
-                    | b'z'
-                    | b't'
-                    | b'w'
-                    | b'v'
-                    | b'r'
-            )
-        {
+        // month and weekday names are marked in the word classes: most words stop here
+        if words.classes(i) & (MONTH | WEEKDAY) == 0 {
             continue;
         }
+        let w = words.folded(i);
         let Some((_m, ambiguous)) = month(w) else {
             // a weekday by its full name is a date on its own ("see you on Tuesday")
             if w.len() >= 5 && weekday(w) {
                 let (ws, we) = words.span(i);
                 let next_is_date = i + 1 < words.len()
-                    && month(words.folded(i + 1)).is_some()
+                    && words.classes(i + 1) & MONTH != 0
                     && words.span(i + 1).0 <= we + 6;
                 let day_follows = b.get(we..we + 3).is_some_and(|x| {
                     x.len() == 3
@@ -504,7 +554,9 @@ pub fn month_dates(s: &mut Scan<'_>, words: &Words) {
         let mut start = start;
         if i > 0 {
             let (ps, pe) = words.span(i - 1);
-            if pe <= start && weekday(words.folded(i - 1)) && matches!(&b[pe..start], b", " | b" ")
+            if pe <= start
+                && words.classes(i - 1) & WEEKDAY != 0
+                && matches!(&b[pe..start], b", " | b" ")
             {
                 start = ps;
             }

@@ -10,17 +10,20 @@ use super::lexicon::{Entry, Lexicon, COUNTRY};
 use super::{Cand, Scan};
 use behest_core::settings::PiiEntity;
 use rustc_hash::FxHashMap;
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 pub const CAP: u8 = 1;
 pub const UPPER: u8 = 2;
 pub const LOWER: u8 = 4;
 
-/// The words (runs of letters, with inner `-` and `'`) of a text, folded once.
+/// The words (runs of letters, with inner `-` and `'`) of a text, folded once, each with
+/// its hash (the key of both word tables) and its closed word classes.
 pub struct Words {
     spans: Vec<(u32, u32)>,
     fold: Vec<(u32, u32)>,
     flags: Vec<u8>,
+    hashes: Vec<u64>,
+    classes: Vec<u32>,
     folded: String,
 }
 
@@ -41,34 +44,50 @@ impl Words {
                 i += 1;
                 continue;
             }
-            let Some(c) = crate::text::char_at(text, i) else {
-                i += 1;
-                continue;
+            let first_upper = if c0 < 0x80 {
+                c0.is_ascii_uppercase()
+            } else {
+                match crate::text::char_at(text, i) {
+                    Some(c) if c.is_alphabetic() => c.is_uppercase(),
+                    Some(c) => {
+                        i += c.len_utf8();
+                        continue;
+                    }
+                    None => {
+                        i += 1;
+                        continue;
+                    }
+                }
             };
-            if !c.is_alphabetic() {
-                i += c.len_utf8();
-                continue;
-            }
             let start = i;
             let fs = folded.len();
             let mut upper = 0usize;
             let mut lower = 0usize;
-            let first_upper = c.is_uppercase();
-            while let Some(d) = if i < n && b[i] < 0x80 {
-                Some(b[i] as char)
-            } else {
-                crate::text::char_at(text, i)
-            } {
-                if d.is_alphabetic() {
-                    if d.is_ascii() {
-                        upper += d.is_ascii_uppercase() as usize;
-                        lower += d.is_ascii_lowercase() as usize;
-                        folded.push(d.to_ascii_lowercase());
-                    } else {
-                        upper += d.is_uppercase() as usize;
-                        lower += d.is_lowercase() as usize;
-                        crate::text::fold_char(d, &mut folded);
+            while i < n {
+                // Most of a word is ASCII letters: count and fold them as one stretch.
+                let (run_start, upper_before) = (i, upper);
+                while i < n && b[i].is_ascii_alphabetic() {
+                    upper += b[i].is_ascii_uppercase() as usize;
+                    i += 1;
+                }
+                if i > run_start {
+                    lower += (i - run_start) - (upper - upper_before);
+                    let at = folded.len();
+                    folded.push_str(&text[run_start..i]);
+                    folded[at..].make_ascii_lowercase();
+                    // an ASCII byte other than an inner `-` or `'` ends the word
+                    if i >= n || (b[i] < 0x80 && !matches!(b[i], b'-' | b'\'')) {
+                        break;
                     }
+                }
+                let Some(d) = crate::text::char_at(text, i) else {
+                    break;
+                };
+                if d.is_alphabetic() {
+                    // not ASCII: ASCII letters were taken above
+                    upper += d.is_uppercase() as usize;
+                    lower += d.is_lowercase() as usize;
+                    crate::text::fold_char(d, &mut folded);
                     i += d.len_utf8();
                 } else if matches!(d, '-' | '\'' | '\u{2019}') && i > start {
                     // inner hyphen or apostrophe: only if a letter follows
@@ -96,12 +115,41 @@ impl Words {
             fold.push((fs as u32, folded.len() as u32));
             flags.push(f);
         }
+        // One hash per word serves both tables; the closed classes are looked up now
+        // (a small, cache-resident table), the big lexicon only where a rule asks.
+        let table = class_table();
+        let mut hashes = Vec::with_capacity(fold.len());
+        let mut classes = Vec::with_capacity(fold.len());
+        for &(s, e) in &fold {
+            let w = folded.get(s as usize..e as usize).unwrap_or("");
+            let h = super::lexicon::hash(w);
+            hashes.push(h);
+            classes.push(if w.len() <= MAX_CLASS_WORD {
+                table.get(h)
+            } else {
+                0
+            });
+        }
         Words {
             spans,
             fold,
             flags,
+            hashes,
+            classes,
             folded,
         }
+    }
+
+    /// The hash of word `i`'s folded form ([`super::lexicon::hash`]).
+    #[inline]
+    pub fn hash(&self, i: usize) -> u64 {
+        self.hashes[i]
+    }
+
+    /// Word `i`'s closed classes (`HONORIFIC`, `MONTH`, ... bits; 0 for none).
+    #[inline]
+    pub fn classes(&self, i: usize) -> u32 {
+        self.classes[i]
     }
 
     #[inline]
@@ -142,6 +190,10 @@ const STREET_PREFIX_STRONG: u32 = 1 << 9;
 const STREET_PREFIX_WEAK: u32 = 1 << 10;
 const TRIGGER_LAST: u32 = 1 << 11;
 const LANDMARK: u32 = 1 << 12;
+/// A month name or abbreviation ([`super::dates::MONTHS`]).
+pub const MONTH: u32 = 1 << 13;
+/// A weekday name or abbreviation ([`super::dates::WEEKDAYS`]).
+pub const WEEKDAY: u32 = 1 << 14;
 
 /// Words that end a proper name that is no person's: "Golden Gate Bridge", "Acme Ltd".
 const LANDMARK_WORDS: &[&str] = &[
@@ -969,6 +1021,12 @@ fn class_map_build() -> FxHashMap<&'static str, u32> {
         for w in LANDMARK_WORDS {
             *m.entry(w).or_default() |= LANDMARK;
         }
+        for (w, _, _) in super::dates::MONTHS {
+            *m.entry(w).or_default() |= MONTH;
+        }
+        for w in super::dates::WEEKDAYS {
+            *m.entry(w).or_default() |= WEEKDAY;
+        }
         m
     }
 }
@@ -1295,7 +1353,6 @@ struct Ctx<'a> {
     w: &'a Words,
     lex: &'a Lexicon,
     ents: Vec<Entry>,
-    cls: Vec<u32>,
     /// What lies between word i-1 and word i ([`G_JOINED`]...), computed once.
     gaps: Vec<u8>,
 }
@@ -1338,7 +1395,7 @@ fn gap_bits(g: &[u8], first: bool) -> u8 {
 impl<'a> Ctx<'a> {
     #[inline]
     fn is(&self, i: usize, bit: u32) -> bool {
-        self.cls[i] & bit != 0
+        self.w.classes(i) & bit != 0
     }
     fn prep(&self, i: usize) -> u8 {
         if self.is(i, PREP_STRONG) {
@@ -1398,7 +1455,7 @@ impl<'a> Ctx<'a> {
         if e != Entry::default() || self.w.flags(i) & CAP != 0 {
             return e;
         }
-        self.lex.get(self.f(i))
+        self.lex.get_hashed(self.w.hash(i))
     }
     /// Word i starts a sentence (or a line).
     #[inline]
@@ -1554,26 +1611,16 @@ pub fn detect(
     want_location: bool,
 ) {
     let text = s.text;
-    let mut ents = Vec::with_capacity(words.len());
-    let mut cls = Vec::with_capacity(words.len());
-    let classes = class_table();
-    for i in 0..words.len() {
-        let f = words.flags(i);
-        let w = words.folded(i);
-        // one hash per word for both tables; only capitalised words go to the big one
-        // up front (lowercase ones on demand)
-        let h = super::lexicon::hash(w);
-        ents.push(if f & CAP != 0 {
-            lex.get_hashed(h)
-        } else {
-            Entry::default()
-        });
-        cls.push(if w.len() <= MAX_CLASS_WORD {
-            classes.get(h)
-        } else {
-            0
-        });
-    }
+    // only capitalised words go to the big table up front (lowercase ones on demand)
+    let ents: Vec<Entry> = (0..words.len())
+        .map(|i| {
+            if words.flags(i) & CAP != 0 {
+                lex.get_hashed(words.hash(i))
+            } else {
+                Entry::default()
+            }
+        })
+        .collect();
     let b = text.as_bytes();
     let mut gaps = Vec::with_capacity(words.len());
     let mut prev_end = 0;
@@ -1588,7 +1635,6 @@ pub fn detect(
         w: words,
         lex,
         ents,
-        cls,
         gaps,
     };
     let mut out: Vec<Cand> = Vec::new();
@@ -2578,7 +2624,9 @@ fn addresses(c: &Ctx<'_>, out: &mut Vec<Cand>, digit_runs: &[(usize, usize)]) {
         }
     }
     // military: "Unit 4117 Box 5491, DPO AP 03892", "PSC 1234, Box 5678, APO AE 12345"
-    for m in memchr::memmem::find_iter(b, b"PO ") {
+    static PO: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"PO "));
+    for m in PO.find_iter(b) {
         if m == 0 || !matches!(b[m - 1], b'A' | b'F' | b'D') {
             continue;
         }
@@ -2743,5 +2791,65 @@ fn tables(c: &Ctx<'_>, out: &mut Vec<Cand>, want_person: bool, want_location: bo
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_word_is_short_and_found_by_its_hash() {
+        for (word, bits) in class_map_build() {
+            assert!(word.len() <= MAX_CLASS_WORD, "{word} is longer than the cut");
+            // a class word of several tokens ("p.o.") is looked up by its first token
+            let words = Words::new(word);
+            if words.len() == 1 && words.folded(0) == word {
+                assert_eq!(words.classes(0), bits, "{word}");
+            }
+        }
+        let words = Words::new("Meet me on Tuesday, 3 March, not in the hall");
+        let class_of = |w: &str| {
+            (0..words.len())
+                .find(|&i| words.folded(i) == w)
+                .map(|i| words.classes(i))
+        };
+        assert_ne!(class_of("tuesday").unwrap() & WEEKDAY, 0);
+        assert_ne!(class_of("march").unwrap() & MONTH, 0);
+        assert_eq!(class_of("hall").unwrap() & (MONTH | WEEKDAY), 0);
+    }
+
+    #[test]
+    fn words_fold_and_flag_mixed_scripts() {
+        let text = "O’Brien met NASA's Müller-Lüdenscheidt, x-ray ÉCOLE and naïve McDONALD -dash";
+        let w = Words::new(text);
+        let folded: Vec<&str> = (0..w.len()).map(|i| w.folded(i)).collect();
+        assert_eq!(
+            folded,
+            [
+                "o'brien",
+                "met",
+                "nasa's",
+                "muller-ludenscheidt",
+                "x-ray",
+                "ecole",
+                "and",
+                "naive",
+                "mcdonald",
+                "dash"
+            ]
+        );
+        let spans: Vec<&str> = (0..w.len())
+            .map(|i| &text[w.span(i).0..w.span(i).1])
+            .collect();
+        assert_eq!(spans[0], "O’Brien");
+        assert_eq!(spans[3], "Müller-Lüdenscheidt");
+        assert_eq!(spans[9], "dash");
+        assert_eq!(w.flags(0), CAP);
+        assert_eq!(w.flags(1), LOWER);
+        assert_eq!(w.flags(2), CAP); // "NASA's": one lowercase letter
+        assert_eq!(w.flags(5), CAP | UPPER);
+        assert_eq!(w.flags(8), CAP);
+        assert_eq!(w.hash(1), super::super::lexicon::hash("met"));
     }
 }

@@ -8,8 +8,10 @@
 use super::checks;
 use super::{Scan, Want};
 use behest_core::settings::PiiEntity;
+use memchr::memmem::Finder;
 use std::net::Ipv6Addr;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 #[inline]
 fn is_word_char_before(text: &str, i: usize) -> bool {
@@ -28,7 +30,7 @@ pub struct Runs {
 }
 
 /// Byte classes for the run pass: 0 other, 1 letter, 2 digit, 3 hex letter, 5 uppercase
-/// letter, 7 uppercase hex letter (bit 0: alphanumeric, bit 1: hex-ish, bit 2: upper).
+/// letter, 7 uppercase hex letter (bit 0: letter, bit 1: hex digit or letter, bit 2: upper).
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
@@ -66,34 +68,35 @@ pub fn runs(b: &[u8]) -> Runs {
             i += 1;
             continue;
         }
+        // The run's classes ANDed: bit 0 clear means a digit is in it; for a run of
+        // letters only, bit 1 says all hex, bit 2 all uppercase.
         let s = i;
-        let mut ds = usize::MAX;
-        let mut has_digit = false;
-        let mut all_hex = true;
-        let mut all_upper = true;
+        let mut all = 0xFF;
         while i < n {
             let k = CLASS[b[i] as usize];
             if k == 0 {
                 break;
             }
-            if k == 2 {
-                has_digit = true;
-                if ds == usize::MAX {
-                    ds = i;
-                }
-            } else {
-                all_hex &= k & 2 != 0;
-                all_upper &= k & 4 != 0;
-                if ds != usize::MAX {
-                    digits.push((ds, i));
-                    ds = usize::MAX;
-                }
-            }
+            all &= k;
             i += 1;
         }
-        if ds != usize::MAX {
-            digits.push((ds, i));
+        let has_digit = all & 1 == 0;
+        if has_digit {
+            let mut j = s;
+            while j < i {
+                if CLASS[b[j] as usize] != 2 {
+                    j += 1;
+                    continue;
+                }
+                let ds = j;
+                while j < i && CLASS[b[j] as usize] == 2 {
+                    j += 1;
+                }
+                digits.push((ds, j));
+            }
         }
+        let all_hex = all & 2 != 0;
+        let all_upper = all & 4 != 0;
         // Words without a digit can only matter as UUID segments ("beef") or as an IBAN's
         // bank-code group ("YMKU"): keep those.
         if has_digit || all_hex || (all_upper && i - s == 4) {
@@ -189,8 +192,17 @@ fn count(hay: &[u8], c: u8) -> usize {
 /// SIMD search finds fast; letters are too common to scan for) and `www.`. Returns
 /// (start, end of the prefix, is www), sorted.
 fn url_starts(b: &[u8]) -> Vec<(usize, usize, bool)> {
+    // built once: a finder's set-up costs more than searching a short message
+    static FINDERS: LazyLock<[Finder<'static>; 3]> = LazyLock::new(|| {
+        [
+            Finder::new(b"://"),
+            Finder::new(b"www."),
+            Finder::new(b"WWW."),
+        ]
+    });
+    let [scheme_end, www, upper_www] = &*FINDERS;
     let mut out = Vec::new();
-    for p in memchr::memmem::find_iter(b, b"://") {
+    for p in scheme_end.find_iter(b) {
         for scheme in [&b"https"[..], b"http", b"ftp"] {
             if p >= scheme.len() && b[p - scheme.len()..p].eq_ignore_ascii_case(scheme) {
                 out.push((p - scheme.len(), p + 3, false));
@@ -198,8 +210,8 @@ fn url_starts(b: &[u8]) -> Vec<(usize, usize, bool)> {
             }
         }
     }
-    for pat in [&b"www."[..], b"WWW."] {
-        out.extend(memchr::memmem::find_iter(b, pat).map(|p| (p, p + 4, true)));
+    for finder in [www, upper_www] {
+        out.extend(finder.find_iter(b).map(|p| (p, p + 4, true)));
     }
     out.sort_unstable();
     out
