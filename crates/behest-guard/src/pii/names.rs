@@ -2801,7 +2801,10 @@ mod tests {
     #[test]
     fn every_class_word_is_short_and_found_by_its_hash() {
         for (word, bits) in class_map_build() {
-            assert!(word.len() <= MAX_CLASS_WORD, "{word} is longer than the cut");
+            assert!(
+                word.len() <= MAX_CLASS_WORD,
+                "{word} is longer than the cut"
+            );
             // a class word of several tokens ("p.o.") is looked up by its first token
             let words = Words::new(word);
             if words.len() == 1 && words.folded(0) == word {
