@@ -23,6 +23,7 @@
 //! ```
 
 pub mod anthropic;
+mod bpe;
 pub mod catalog;
 pub mod cohere;
 pub mod discovery;

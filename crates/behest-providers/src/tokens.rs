@@ -1,7 +1,7 @@
 //! Token counts Behest makes itself: a prompt's before a call (what a budget reserves),
 //! and an answer's when a provider reports no usage (a stream cut short). Counted with
 //! OpenAI's BPE tokenizers (`o200k_base` for the GPT-4o/4.1/5 and o-series families,
-//! `cl100k_base` for everything else, GitHub's `bpe` implementation): exact for OpenAI's
+//! `cl100k_base` for everything else, counted by [`crate::bpe`]): exact for OpenAI's
 //! models, an estimate for other families, whose tokenizers are not published (Claude
 //! counts run ~15% above cl100k's, so Anthropic estimates are scaled up by that).
 //! Provider-reported usage always wins over these.
@@ -58,8 +58,8 @@ pub fn count_with(family: Family, text: &str) -> u64 {
         return 0;
     }
     let tokens = match family {
-        Family::O200k => bpe_openai::o200k_base().count(text),
-        Family::Cl100k | Family::Claude => bpe_openai::cl100k_base().count(text),
+        Family::O200k => crate::bpe::o200k_base().count(text),
+        Family::Cl100k | Family::Claude => crate::bpe::cl100k_base().count(text),
     } as u64;
     match family {
         Family::Claude => (tokens * 115).div_ceil(100),
@@ -114,7 +114,8 @@ impl TokenCounter {
         }
     }
 
-    /// Loads both tokenizers now (about 0.1 s), so the first request does not.
+    /// Builds both tokenizers' split patterns now (a few ms), so the first request does
+    /// not; their rank tables are in the binary and need no loading.
     pub fn warm_up() {
         let _ = count_with(Family::O200k, "warm up");
         let _ = count_with(Family::Cl100k, "warm up");

@@ -5,7 +5,7 @@
 //! moves the spool aside every quarter second, inserts its records into the store in
 //! batches (a replayed record is a no-op: records carry their id) and deletes it. A
 //! restart replays whatever spool files are left. Memory stays bounded: records wait
-//! on disk, not in memory.
+//! on disk, not in memory, and are read back a batch at a time.
 //!
 //! Also the usage API's reader over the store.
 
@@ -109,18 +109,26 @@ impl UsageSpool {
         Ok(files)
     }
 
-    /// Writes every waiting spool file to the store, deleting each once it is in.
+    /// Writes every waiting spool file to the store, deleting each once it is in. A file
+    /// is read [`BATCH`] records at a time, so however much waited (a store that was
+    /// away, a restart after a crash) the flusher holds one batch in memory.
     pub async fn flush(&self, store: &dyn Store) -> anyhow::Result<usize> {
         self.rotate()?;
         let mut written = 0;
+        let mut batch = Vec::with_capacity(BATCH);
         for path in self.batches()? {
-            let records = read_records(&path)?;
-            for chunk in records.chunks(BATCH) {
-                store.insert_usage(chunk).await?;
+            let mut spooled = SpoolReader::open(&path)?;
+            let mut in_file = 0;
+            while spooled.read(&mut batch, BATCH)? > 0 {
+                store.insert_usage(&batch).await?;
+                in_file += batch.len();
+                batch.clear();
             }
             std::fs::remove_file(&path)?;
-            written += records.len();
-            let count = u64::try_from(records.len()).unwrap_or(u64::MAX);
+            written += in_file;
+            // Settled once the whole file is in: a file that failed halfway is replayed
+            // whole (the records already in are no-ops) and counted then.
+            let count = u64::try_from(in_file).unwrap_or(u64::MAX);
             let _ = self
                 .lag
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |lag| {
@@ -148,23 +156,39 @@ impl UsageSpool {
     }
 }
 
-/// The records of a spool file; a line cut short by a crash is skipped.
-fn read_records(path: &Path) -> std::io::Result<Vec<UsageRecord>> {
-    let file = std::fs::File::open(path)?;
-    let mut records = Vec::new();
-    for line in std::io::BufReader::new(file).lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<UsageRecord>(&line) {
-            Ok(record) => records.push(record),
-            Err(err) => {
-                tracing::warn!(error = %err, file = %path.display(), "an unreadable usage line was skipped")
+/// Reads a spool file's records a batch at a time; a line cut short by a crash (or
+/// otherwise unreadable) is skipped.
+struct SpoolReader {
+    lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
+    path: PathBuf,
+}
+
+impl SpoolReader {
+    fn open(path: &Path) -> std::io::Result<SpoolReader> {
+        Ok(SpoolReader {
+            lines: std::io::BufReader::new(std::fs::File::open(path)?).lines(),
+            path: path.to_owned(),
+        })
+    }
+
+    /// Appends up to `most` records to `batch`; answers how many (0: the file is done).
+    fn read(&mut self, batch: &mut Vec<UsageRecord>, most: usize) -> std::io::Result<usize> {
+        let before = batch.len();
+        while batch.len() - before < most {
+            let Some(line) = self.lines.next() else { break };
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<UsageRecord>(&line) {
+                Ok(record) => batch.push(record),
+                Err(err) => {
+                    tracing::warn!(error = %err, file = %self.path.display(), "an unreadable usage line was skipped")
+                }
             }
         }
+        Ok(batch.len() - before)
     }
-    Ok(records)
 }
 
 /// The usage record of an outcome (`None` for a request no project can be charged for).
@@ -233,5 +257,73 @@ impl UsageReader for StoreUsage {
             .usage_buckets(query, granularity)
             .await
             .map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: usize) -> UsageRecord {
+        UsageRecord {
+            id: Uuid::new_v4(),
+            at: chrono::Utc::now(),
+            project_id: Uuid::new_v4(),
+            tenant_id: Uuid::new_v4(),
+            uid: Some(format!("user-{n}")),
+            session_id: None,
+            thread_id: None,
+            tier: None,
+            operation: "chat".to_owned(),
+            origin: "live".to_owned(),
+            model: Some("gpt-4o-mini".to_owned()),
+            provider: Some("openai".to_owned()),
+            prompt_tokens: n as i64,
+            completion_tokens: 1,
+            total_tokens: n as i64 + 1,
+            tokens_counted: false,
+            cost_usd: 0.0,
+            latency_ms: 1.0,
+            ttft_ms: None,
+            status: 200,
+            error_code: None,
+            ending: "completed".to_owned(),
+            guard: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_spool_file_is_read_a_batch_at_a_time_skipping_broken_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("batch-test.jsonl");
+        let mut file = std::fs::File::create(&path).unwrap();
+        for n in 0..1_203 {
+            serde_json::to_writer(&mut file, &record(n)).unwrap();
+            file.write_all(b"\n").unwrap();
+            if n == 700 {
+                file.write_all(b"\n{\"id\": \"cut short by a cra\n")
+                    .unwrap();
+            }
+        }
+        drop(file);
+        let mut spooled = SpoolReader::open(&path).unwrap();
+        let mut batch = Vec::new();
+        let mut sizes = Vec::new();
+        let mut tokens = Vec::new();
+        while spooled.read(&mut batch, BATCH).unwrap() > 0 {
+            sizes.push(batch.len());
+            tokens.extend(batch.iter().map(|r| r.prompt_tokens));
+            batch.clear();
+        }
+        assert_eq!(
+            sizes,
+            [BATCH, BATCH, 203],
+            "never more than a batch in memory"
+        );
+        assert_eq!(
+            tokens,
+            (0..1_203).collect::<Vec<i64>>(),
+            "every record, in order"
+        );
     }
 }
