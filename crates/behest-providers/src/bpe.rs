@@ -5,7 +5,7 @@
 //! Why not `bpe-openai` itself (which the build script takes the token lists from, and
 //! the tests count against): it builds three Aho-Corasick automata per tokenizer so it
 //! can encode any interval of a text; loaded, the two tokenizers held ~58 MB of heap
-//! and ~40 MB of the binary's pages. Counting needs only the ranks: ~8 MB for both,
+//! and ~40 MB of the binary's pages. Counting needs only the ranks: ~9 MB for both,
 //! read in place, nothing to load.
 //!
 //! The text is first split as tiktoken splits it (the tokenizer's regex; its negative
