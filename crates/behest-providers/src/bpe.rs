@@ -127,11 +127,10 @@ impl Ranks {
         debug_assert_eq!(&data[..4], table::MAGIC);
         let tokens = u32_at(data, 4) as usize;
         let bits = u32_at(data, 8);
-        let ends_at = table::SLOTS_AT + 8 * (1 << bits);
         Ranks {
             data,
             bits,
-            bytes_at: ends_at + 4 * tokens,
+            bytes_at: table::ends_at(bits) + 4 * tokens,
         }
     }
 
@@ -139,7 +138,7 @@ impl Ranks {
     #[cfg(test)]
     fn token(&self, rank: usize) -> &'static [u8] {
         let data = self.data;
-        let ends_at = table::SLOTS_AT + 8 * (1 << self.bits);
+        let ends_at = table::ends_at(self.bits);
         let end = u32_at(data, ends_at + 4 * rank) as usize;
         let start = match rank {
             0 => 0,
@@ -203,13 +202,6 @@ impl Ranks {
                 ranks[i] = self.merge_rank(&piece[i..i + 2]);
             }
         }
-        let end = |next: &[u8; SCAN_MAX + 1], at: usize| {
-            if at < n {
-                next[at] as usize
-            } else {
-                n
-            }
-        };
         let mut parts = n;
         loop {
             // The lowest rank, the part it starts at and the part before that.
@@ -228,13 +220,13 @@ impl Ranks {
             // Part `at` absorbs the next: the pairs it and the part before it make change.
             next[at] = next[next[at] as usize];
             parts -= 1;
-            let after = end(&next, next[at] as usize);
-            ranks[at] = match next[at] as usize {
-                start if start < n => self.merge_rank(&piece[at..after]),
+            let following = next[at] as usize;
+            ranks[at] = match following {
+                _ if following < n => self.merge_rank(&piece[at..next[following] as usize]),
                 _ => u32::MAX,
             };
             if let Some(before) = before {
-                ranks[before] = self.merge_rank(&piece[before..next[at] as usize]);
+                ranks[before] = self.merge_rank(&piece[before..following]);
             }
         }
     }

@@ -17,6 +17,11 @@ pub const HEADER_BYTES: usize = 12;
 /// Where the hash table's slots start, after the two-byte table.
 pub const SLOTS_AT: usize = HEADER_BYTES + 4 * 65_536;
 
+/// Where the token end offsets start in a table of `1 << bits` slots.
+pub fn ends_at(bits: u32) -> usize {
+    SLOTS_AT + 8 * (1 << bits)
+}
+
 /// The two-byte table's index of `pair`.
 pub fn pair_index(pair: [u8; 2]) -> usize {
     usize::from(u16::from_le_bytes(pair))
