@@ -183,7 +183,7 @@ impl Ranks {
             0 => 0,
             // Every byte is a token.
             1 => 1,
-            _ if self.rank(piece).is_some() => 1,
+            _ if self.merge_rank(piece) != u32::MAX => 1,
             n if n <= SCAN_MAX => self.count_by_scan(piece),
             _ => self.count_by_heap(piece),
         }

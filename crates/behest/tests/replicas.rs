@@ -249,6 +249,17 @@ async fn redis_down_means_502_on_deploy_not_an_outage() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // And once it has been noticed, the project is still served (the empty image was
+    // not loaded).
+    assert_eq!(
+        server
+            .chat(&project.slug, &project.token, hello.clone())
+            .await
+            .status,
+        200,
+        "{}",
+        server.log()
+    );
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = server
