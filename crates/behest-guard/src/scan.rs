@@ -58,14 +58,33 @@ impl Offsets {
 }
 
 fn write_detection(out: &mut impl Write, d: &Detection, off: &Offsets) -> io::Result<()> {
-    write!(
-        out,
-        "{{\"entity\":\"{}\",\"start\":{},\"end\":{},\"score\":{:.2}}}",
-        d.entity.as_str(),
-        off.get(d.start),
-        off.get(d.end),
-        d.score
-    )
+    // written piece by piece: `write!` costs as much as the rest of a line together
+    let mut num = itoa::Buffer::new();
+    out.write_all(b"{\"entity\":\"")?;
+    out.write_all(d.entity.as_str().as_bytes())?;
+    out.write_all(b"\",\"start\":")?;
+    out.write_all(num.format(off.get(d.start)).as_bytes())?;
+    out.write_all(b",\"end\":")?;
+    out.write_all(num.format(off.get(d.end)).as_bytes())?;
+    out.write_all(b",\"score\":")?;
+    write_score(out, d.score)?;
+    out.write_all(b"}")
+}
+
+/// A score in 0..=1 with two decimals, as `{:.2}` prints it.
+fn write_score(out: &mut impl Write, score: f32) -> io::Result<()> {
+    if !(0.0..=1.0).contains(&score) {
+        return write!(out, "{score:.2}");
+    }
+    // exact: an f32 times 100 fits in an f64's mantissa, and `{:.2}` rounds ties to even
+    let hundredths = (f64::from(score) * 100.0).round_ties_even() as u32;
+    let digits = [
+        b'0' + (hundredths / 100) as u8,
+        b'.',
+        b'0' + (hundredths / 10 % 10) as u8,
+        b'0' + (hundredths % 10) as u8,
+    ];
+    out.write_all(&digits)
 }
 
 /// A sentinel hit. It carries `"entity":"SENTINEL"` so that a PII scorer reading the
@@ -110,7 +129,11 @@ pub fn run(input: impl Read, output: impl Write, options: &ScanOptions) -> io::R
         if reader.read_until(b'\n', &mut line)? == 0 {
             break;
         }
-        let raw = String::from_utf8_lossy(&line);
+        // valid UTF-8 is read in place; only a line that is not is repaired (a copy)
+        let raw = match std::str::from_utf8(&line) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(&line),
+        };
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             continue;
@@ -157,6 +180,20 @@ mod tests {
         let r = run(input.as_bytes(), &mut out, options);
         assert!(r.is_ok());
         String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn scores_print_as_two_decimals() {
+        let steps = (0..=10_000).map(|i| i as f32 / 10_000.0);
+        for score in steps.chain([0.125, 0.375, 0.005, 0.015, 0.995, 1.0]) {
+            let mut out = Vec::new();
+            assert!(write_score(&mut out, score).is_ok());
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                format!("{score:.2}"),
+                "{score}"
+            );
+        }
     }
 
     #[test]
