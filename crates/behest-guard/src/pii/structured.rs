@@ -541,29 +541,54 @@ fn words_before(text: &str, at: usize, window: usize) -> impl Iterator<Item = &[
         .filter(|w| !w.is_empty())
 }
 
-/// How many words back (1 = nearest) the first word matching one of `stems` is: a stem
-/// with a trailing `*` matches as a prefix ("tele*" in "telefono"), others only whole
-/// words, or "Pineau" would be a PIN. Only the nearest eight words count.
-fn any_word<'a>(words: impl Iterator<Item = &'a [u8]>, stems: &[&str]) -> Option<usize> {
-    for (k, w) in words.take(8).enumerate() {
-        let f = w[0].to_ascii_lowercase();
-        if stems.iter().any(|st| {
+/// A list of context stems (lowercase ASCII; a trailing `*` makes a stem match as a
+/// prefix, "tele*" in "telefono", others only whole words, or "Pineau" would be a PIN),
+/// bucketed by first letter: a word is compared only with the stems it could be.
+struct Stems {
+    by_first: [Vec<(&'static [u8], bool)>; 26],
+}
+
+impl Stems {
+    fn new(stems: &[&'static str]) -> Stems {
+        let mut by_first: [Vec<(&'static [u8], bool)>; 26] = Default::default();
+        for st in stems {
             let (sb, prefix) = match st.strip_suffix('*') {
                 Some(p) => (p.as_bytes(), true),
                 None => (st.as_bytes(), false),
             };
-            sb[0] == f
-                && (if prefix {
-                    w.len() >= sb.len()
-                } else {
-                    w.len() == sb.len()
-                })
-                && w[..sb.len()].eq_ignore_ascii_case(sb)
-        }) {
-            return Some(k + 1);
+            // words are runs of ASCII letters: a stem starting otherwise matches none
+            if let Some(bucket) = sb
+                .first()
+                .filter(|c| c.is_ascii_lowercase())
+                .and_then(|c| by_first.get_mut(usize::from(c - b'a')))
+            {
+                bucket.push((sb, prefix));
+            }
         }
+        Stems { by_first }
     }
-    None
+
+    fn matches(&self, w: &[u8]) -> bool {
+        let Some(bucket) = w.first().filter(|c| c.is_ascii_alphabetic()).and_then(|c| {
+            self.by_first
+                .get(usize::from(c.to_ascii_lowercase() - b'a'))
+        }) else {
+            return false;
+        };
+        bucket.iter().any(|&(sb, prefix)| {
+            (if prefix {
+                w.len() >= sb.len()
+            } else {
+                w.len() == sb.len()
+            }) && w[..sb.len()].eq_ignore_ascii_case(sb)
+        })
+    }
+}
+
+/// How many words back (1 = nearest) the first word matching one of `stems` is. Only
+/// the nearest eight words count.
+fn any_word<'a>(words: impl Iterator<Item = &'a [u8]>, stems: &Stems) -> Option<usize> {
+    words.take(8).position(|w| stems.matches(w)).map(|k| k + 1)
 }
 
 // Context words, lowercase ASCII; a trailing '*' makes a stem match as a prefix.
@@ -666,9 +691,8 @@ const NOT_PHONE_WORDS: &[&str] = &[
 ];
 
 pub fn passport_context(text: &str, at: usize) -> bool {
-    any_word(
-        words_before(text, at, 60),
-        &[
+    static STEMS: LazyLock<Stems> = LazyLock::new(|| {
+        Stems::new(&[
             "passport*",
             "reisepass*",
             "passeport*",
@@ -676,15 +700,14 @@ pub fn passport_context(text: &str, at: usize) -> bool {
             "pasaporte",
             "paspoort",
             "pass",
-        ],
-    )
-    .is_some()
+        ])
+    });
+    any_word(words_before(text, at, 60), &STEMS).is_some()
 }
 
 fn card_context(text: &str, at: usize) -> bool {
-    any_word(
-        words_before(text, at, 48),
-        &[
+    static STEMS: LazyLock<Stems> = LazyLock::new(|| {
+        Stems::new(&[
             "card*",
             "carte",
             "karte",
@@ -699,13 +722,14 @@ fn card_context(text: &str, at: usize) -> bool {
             "credit*",
             "debit*",
             "kreditkarte",
-        ],
-    )
-    .is_some()
+        ])
+    });
+    any_word(words_before(text, at, 48), &STEMS).is_some()
 }
 
 fn ssn_context(text: &str, at: usize) -> bool {
-    any_word(words_before(text, at, 40), &["ssn", "social", "ss", "ssns"]).is_some()
+    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(&["ssn", "social", "ss", "ssns"]));
+    any_word(words_before(text, at, 40), &STEMS).is_some()
 }
 
 /// A number as written: digit groups and what separates them.
@@ -954,9 +978,12 @@ fn classify(s: &mut Scan<'_>, num: &Number, want: Want) {
         nn += 1;
     }
     let words = || near[..nn].iter().copied();
-    let strong_ctx = any_word(words(), PHONE_WORDS);
-    let phone_ctx = strong_ctx.or_else(|| any_word(words(), WEAK_PHONE_WORDS));
-    let not_ctx = any_word(words(), NOT_PHONE_WORDS);
+    static STEMS: LazyLock<[Stems; 3]> =
+        LazyLock::new(|| [PHONE_WORDS, WEAK_PHONE_WORDS, NOT_PHONE_WORDS].map(Stems::new));
+    let [strong, weak, not] = &*STEMS;
+    let strong_ctx = any_word(words(), strong);
+    let phone_ctx = strong_ctx.or_else(|| any_word(words(), weak));
+    let not_ctx = any_word(words(), not);
     // an identifier word ("order", "employee") wins unless a phone word is nearer
     let negative = match (strong_ctx, not_ctx) {
         (_, None) => false,
@@ -1004,4 +1031,32 @@ fn is_nanp(digits: &[u8], lens: &[usize], num: &Number) -> bool {
         return false;
     }
     matches!(lens, [3, 3, 4] | [1, 3, 3, 4]) || (lens == [3, 7] && num.parens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stem that is not lowercase ASCII letters (plus a trailing `*`) could never match
+    /// a word and would be dropped silently.
+    #[test]
+    fn context_stems_are_lowercase_words() {
+        for st in PHONE_WORDS.iter().chain(WEAK_PHONE_WORDS).chain(NOT_PHONE_WORDS) {
+            let word = st.strip_suffix('*').unwrap_or(st);
+            assert!(
+                !word.is_empty() && word.bytes().all(|c| c.is_ascii_lowercase()),
+                "{st:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stems_match_whole_words_or_prefixes_nearest_first() {
+        let stems = Stems::new(&["tel", "tele*", "card*"]);
+        assert!(stems.matches(b"Tel") && stems.matches(b"TELEFONO") && stems.matches(b"cards"));
+        assert!(!stems.matches(b"te") && !stems.matches(b"telx") && !stems.matches(b"car"));
+        let words: [&[u8]; 3] = [b"my", b"Telefono", b"card"];
+        assert_eq!(any_word(words.iter().copied(), &stems), Some(2));
+        assert_eq!(any_word([&b"nope"[..]].into_iter(), &stems), None);
+    }
 }
