@@ -267,22 +267,24 @@ impl AnswerGuard {
         Ok(changed)
     }
 
-    /// One whole text through the guard; whether it changed.
+    /// One whole text through the guard (one scan, no hold); whether it changed.
     fn whole(&mut self, key: TextKey, text: &mut String) -> Result<bool, ApiError> {
+        let channel = Self::channel(&mut self.channels, key);
+        if self.shadow {
+            channel.shadow.push_str(text);
+        }
         if !self.enforce {
-            self.pass(key, text)?;
             return Ok(false);
         }
-        let original = text.clone();
-        self.pass(key, text)?;
-        let at = self
-            .channels
-            .iter()
-            .position(|c| c.key == key)
-            .unwrap_or_default();
-        let rest = self.flush(at)?;
-        text.push_str(&rest);
-        Ok(*text != original)
+        let rules = self.policy.answer_rules(GuardMode::Enforce);
+        match channel.held.whole(&rules, text, &mut self.found) {
+            Ok(out) => {
+                let changed = out != *text;
+                *text = out;
+                Ok(changed)
+            }
+            Err(refusal) => Err(self.refuse(refusal)),
+        }
     }
 
     /// Puts the request's values back in a whole answer, after the outcome noted it.

@@ -135,6 +135,18 @@ impl HeldText {
         self.release(rules, found, false)
     }
 
+    /// A whole text at once (an answer that did not stream): one scan of it, as the
+    /// pieces of a stream would give, without a hold to wait for.
+    pub fn whole(
+        &mut self,
+        rules: &AnswerRules<'_>,
+        text: &str,
+        found: &mut AnswerFindings,
+    ) -> Result<String, Refusal> {
+        self.buf.push_str(text);
+        self.finish(rules, found)
+    }
+
     /// The text is complete: lets out everything held.
     pub fn finish(
         &mut self,
@@ -461,12 +473,11 @@ mod tests {
         list.iter().copied().collect()
     }
 
-    /// The text as one piece, decided at once.
+    /// The text as one piece, decided at once ([`HeldText::whole`], what a JSON answer
+    /// gets): the reference every split must equal.
     fn whole(rules: &AnswerRules<'_>, text: &str) -> (Result<String, Refusal>, AnswerFindings) {
         let mut found = AnswerFindings::default();
-        let mut held = HeldText::default();
-        held.buf.push_str(text);
-        let out = held.release(rules, &mut found, true);
+        let out = HeldText::default().whole(rules, text, &mut found);
         (out, found)
     }
 

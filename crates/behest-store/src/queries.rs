@@ -1241,43 +1241,48 @@ macro_rules! store_impl {
 
             async fn insert_usage(&self, records: &[UsageRecord]) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
-                for r in records {
-                    sqlx::query(
+                let mut rest = records;
+                while !rest.is_empty() {
+                    let (batch, after) =
+                        rest.split_at(crate::queries::usage_rows_per_insert(rest.len()));
+                    rest = after;
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO usage_records (id, at, hour, day, month, project_id, tenant_id, uid, \
                          session_id, thread_id, tier, operation, origin, model, provider, prompt_tokens, \
                          completion_tokens, total_tokens, tokens_counted, cost_usd, latency_ms, ttft_ms, \
-                         status, error_code, ending, guard) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
-                         ON CONFLICT (id) DO NOTHING",
-                    )
-                    .bind(r.id)
-                    .bind(r.at)
-                    .bind(r.at.format("%Y-%m-%dT%H:00:00Z").to_string())
-                    .bind(r.at.format("%Y-%m-%d").to_string())
-                    .bind(r.at.format("%Y-%m").to_string())
-                    .bind(r.project_id)
-                    .bind(r.tenant_id)
-                    .bind(&r.uid)
-                    .bind(&r.session_id)
-                    .bind(&r.thread_id)
-                    .bind(&r.tier)
-                    .bind(&r.operation)
-                    .bind(&r.origin)
-                    .bind(&r.model)
-                    .bind(&r.provider)
-                    .bind(r.prompt_tokens)
-                    .bind(r.completion_tokens)
-                    .bind(r.total_tokens)
-                    .bind(r.tokens_counted)
-                    .bind(r.cost_usd)
-                    .bind(r.latency_ms)
-                    .bind(r.ttft_ms)
-                    .bind(r.status)
-                    .bind(&r.error_code)
-                    .bind(&r.ending)
-                    .bind(r.guard.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                         status, error_code, ending, guard) ",
+                    );
+                    insert.push_values(batch, |mut row, r| {
+                        let buckets = crate::queries::UsageBuckets::of(r.at);
+                        row.push_bind(r.id)
+                            .push_bind(r.at)
+                            .push_bind(buckets.hour)
+                            .push_bind(buckets.day)
+                            .push_bind(buckets.month)
+                            .push_bind(r.project_id)
+                            .push_bind(r.tenant_id)
+                            .push_bind(r.uid.clone())
+                            .push_bind(r.session_id.clone())
+                            .push_bind(r.thread_id.clone())
+                            .push_bind(r.tier.clone())
+                            .push_bind(r.operation.clone())
+                            .push_bind(r.origin.clone())
+                            .push_bind(r.model.clone())
+                            .push_bind(r.provider.clone())
+                            .push_bind(r.prompt_tokens)
+                            .push_bind(r.completion_tokens)
+                            .push_bind(r.total_tokens)
+                            .push_bind(r.tokens_counted)
+                            .push_bind(r.cost_usd)
+                            .push_bind(r.latency_ms)
+                            .push_bind(r.ttft_ms)
+                            .push_bind(r.status)
+                            .push_bind(r.error_code.clone())
+                            .push_bind(r.ending.clone())
+                            .push_bind(r.guard.to_string());
+                    });
+                    insert.push(" ON CONFLICT (id) DO NOTHING");
+                    insert.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -1745,3 +1750,78 @@ macro_rules! store_impl {
 }
 
 pub(crate) use store_impl;
+
+/// Usage rows per `INSERT` statement for `remaining` rows: the largest power of two up
+/// to 64. One statement per row cost a round trip to the database each (SQLite's worker
+/// thread woken per row); powers of two keep the distinct statement texts, and so the
+/// prepared-statement cache, to seven. 64 rows of 26 parameters stay far under both
+/// databases' parameter limits.
+pub(crate) fn usage_rows_per_insert(remaining: usize) -> usize {
+    const MAX: usize = 64;
+    if remaining >= MAX {
+        MAX
+    } else {
+        // remaining >= 1 here: the caller stops at none
+        1 << (usize::BITS - 1 - remaining.max(1).leading_zeros())
+    }
+}
+
+/// The time buckets a usage row is summed by, as the dashboard's queries group them.
+pub(crate) struct UsageBuckets {
+    pub hour: String,
+    pub day: String,
+    pub month: String,
+}
+
+impl UsageBuckets {
+    /// Written with plain integer formatting: chrono's `format` parses its pattern
+    /// every call, which cost more than the row's insert.
+    pub fn of(at: chrono::DateTime<chrono::Utc>) -> UsageBuckets {
+        use chrono::{Datelike, Timelike};
+        let (y, m, d, h) = (at.year(), at.month(), at.day(), at.hour());
+        UsageBuckets {
+            hour: format!("{y:04}-{m:02}-{d:02}T{h:02}:00:00Z"),
+            day: format!("{y:04}-{m:02}-{d:02}"),
+            month: format!("{y:04}-{m:02}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn usage_buckets_match_the_chrono_patterns() {
+        for at in [
+            chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            chrono::Utc
+                .with_ymd_and_hms(2026, 12, 31, 23, 59, 59)
+                .unwrap(),
+            chrono::Utc.with_ymd_and_hms(999, 7, 9, 0, 0, 0).unwrap(),
+        ] {
+            let b = UsageBuckets::of(at);
+            assert_eq!(b.hour, at.format("%Y-%m-%dT%H:00:00Z").to_string());
+            assert_eq!(b.day, at.format("%Y-%m-%d").to_string());
+            assert_eq!(b.month, at.format("%Y-%m").to_string());
+        }
+    }
+
+    #[test]
+    fn usage_rows_go_in_powers_of_two_up_to_64() {
+        let mut sizes = std::collections::BTreeSet::new();
+        for total in 1..=300 {
+            let (mut rest, mut sum) = (total, 0);
+            while rest > 0 {
+                let n = usage_rows_per_insert(rest);
+                assert!(n >= 1 && n <= rest && n <= 64 && n.is_power_of_two());
+                sizes.insert(n);
+                rest -= n;
+                sum += n;
+            }
+            assert_eq!(sum, total);
+        }
+        assert_eq!(sizes.len(), 7);
+    }
+}

@@ -752,6 +752,56 @@ fn usage_record(
     }
 }
 
+/// A spool's batch goes in many rows per statement: every row of a large batch lands
+/// once with every column, a replay of part of it (and a duplicate inside one batch)
+/// adds nothing.
+async fn large_usage_batches_land_whole_and_once(store: &dyn Store) {
+    use chrono::TimeZone;
+    let project = Uuid::new_v4();
+    let at = Utc.with_ymd_and_hms(2026, 11, 30, 9, 15, 0).unwrap();
+    let mut records: Vec<UsageRecord> = (0..203)
+        .map(|i| {
+            let mut r = usage_record(project, &format!("u{}", i % 7), "s", at, i + 1, 0.001);
+            r.thread_id = (i % 2 == 0).then(|| format!("t{i}"));
+            r.ttft_ms = (i % 3 != 0).then_some(2.5);
+            r.error_code = (i % 5 == 0).then(|| "rate_limited".to_string());
+            r
+        })
+        .collect();
+    let duplicate = records[10].clone();
+    records.push(duplicate);
+    store.insert_usage(&records).await.unwrap();
+    store.insert_usage(&records[100..170]).await.unwrap();
+    let query = UsageQuery {
+        project_id: project,
+        uid: None,
+        from: at - chrono::Duration::hours(1),
+        to: at + chrono::Duration::hours(1),
+    };
+    let totals = store.usage_totals(&query).await.unwrap();
+    assert_eq!(totals.requests, 203);
+    assert_eq!(totals.total_tokens, (1..=203).sum::<i64>());
+    let hours = store
+        .usage_buckets(&query, Granularity::Hour)
+        .await
+        .unwrap();
+    assert_eq!(
+        hours
+            .iter()
+            .map(|b| (b.start.as_str(), b.totals.requests))
+            .collect::<Vec<_>>(),
+        vec![("2026-11-30T09:00:00Z", 203)]
+    );
+    // each row's own values, not a neighbour's: u3 made requests 4, 11, 18, ...
+    let u3 = UsageQuery {
+        uid: Some("u3".into()),
+        ..query
+    };
+    let totals = store.usage_totals(&u3).await.unwrap();
+    assert_eq!(totals.requests, 29);
+    assert_eq!(totals.total_tokens, (0..29).map(|k| 4 + 7 * k).sum::<i64>());
+}
+
 async fn usage_sums_by_bucket_user_and_session(store: &dyn Store) {
     use chrono::TimeZone;
     let project = Uuid::new_v4();
@@ -1351,6 +1401,7 @@ fn main() -> std::process::ExitCode {
         case!(kill_switches_are_durable_and_idempotent);
         case!(the_token_ledger_adds_up_per_user_and_day);
         case!(usage_sums_by_bucket_user_and_session);
+        case!(large_usage_batches_land_whole_and_once);
         case!(usage_outcomes_count_refusals_and_guard_hits);
         case!(usage_costs_sum_spending_per_user_session_and_project);
         case!(threads_keep_their_order_pages_and_owner);

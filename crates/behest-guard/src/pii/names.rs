@@ -19,21 +19,28 @@ pub const LOWER: u8 = 4;
 /// The words (runs of letters, with inner `-` and `'`) of a text, folded once, each with
 /// its hash (the key of both word tables) and its closed word classes.
 pub struct Words {
-    spans: Vec<(u32, u32)>,
-    fold: Vec<(u32, u32)>,
-    flags: Vec<u8>,
-    hashes: Vec<u64>,
-    classes: Vec<u32>,
+    words: Vec<Word>,
     folded: String,
+}
+
+/// One word: where it is, where its folded form is in [`Words::folded`], and what the
+/// rules ask of it, side by side (one push per word, one cache line per lookup).
+#[derive(Clone, Copy)]
+struct Word {
+    start: u32,
+    end: u32,
+    fold_start: u32,
+    fold_end: u32,
+    hash: u64,
+    classes: u32,
+    flags: u8,
 }
 
 impl Words {
     pub fn new(text: &str) -> Words {
-        let cap = text.len() / 5 + 4;
-        let mut spans = Vec::with_capacity(cap);
-        let mut fold = Vec::with_capacity(cap);
-        let mut flags = Vec::with_capacity(cap);
+        let mut words = Vec::with_capacity(text.len() / 5 + 4);
         let mut folded = String::with_capacity(text.len());
+        let table = class_table();
         let b = text.as_bytes();
         let n = b.len();
         let mut i = 0;
@@ -101,77 +108,72 @@ impl Words {
                     break;
                 }
             }
-            let mut f = 0;
+            let mut flags = 0;
             if first_upper {
-                f |= CAP;
+                flags |= CAP;
             }
             if upper > 1 && lower == 0 {
-                f |= UPPER;
+                flags |= UPPER;
             }
             if upper == 0 {
-                f |= LOWER;
+                flags |= LOWER;
             }
-            spans.push((start as u32, i as u32));
-            fold.push((fs as u32, folded.len() as u32));
-            flags.push(f);
-        }
-        // One hash per word serves both tables; the closed classes are looked up now
-        // (a small, cache-resident table), the big lexicon only where a rule asks.
-        let table = class_table();
-        let mut hashes = Vec::with_capacity(fold.len());
-        let mut classes = Vec::with_capacity(fold.len());
-        for &(s, e) in &fold {
-            let w = folded.get(s as usize..e as usize).unwrap_or("");
-            let h = super::lexicon::hash(w);
-            hashes.push(h);
-            classes.push(if w.len() <= MAX_CLASS_WORD {
-                table.get(h)
+            // One hash per word serves both tables; the closed classes are looked up now
+            // (a small, cache-resident table), the big lexicon only where a rule asks.
+            let w = &folded[fs..];
+            let hash = super::lexicon::hash(w);
+            let classes = if w.len() <= MAX_CLASS_WORD {
+                table.get(hash)
             } else {
                 0
+            };
+            words.push(Word {
+                start: start as u32,
+                end: i as u32,
+                fold_start: fs as u32,
+                fold_end: folded.len() as u32,
+                hash,
+                classes,
+                flags,
             });
         }
-        Words {
-            spans,
-            fold,
-            flags,
-            hashes,
-            classes,
-            folded,
-        }
+        Words { words, folded }
     }
 
     /// The hash of word `i`'s folded form ([`super::lexicon::hash`]).
     #[inline]
     pub fn hash(&self, i: usize) -> u64 {
-        self.hashes[i]
+        self.words[i].hash
     }
 
     /// Word `i`'s closed classes (`HONORIFIC`, `MONTH`, ... bits; 0 for none).
     #[inline]
     pub fn classes(&self, i: usize) -> u32 {
-        self.classes[i]
+        self.words[i].classes
     }
 
     #[inline]
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.words.len()
     }
 
     #[inline]
     pub fn span(&self, i: usize) -> (usize, usize) {
-        let (s, e) = self.spans[i];
-        (s as usize, e as usize)
+        let w = &self.words[i];
+        (w.start as usize, w.end as usize)
     }
 
     #[inline]
     pub fn folded(&self, i: usize) -> &str {
-        let (s, e) = self.fold[i];
-        self.folded.get(s as usize..e as usize).unwrap_or("")
+        let w = &self.words[i];
+        self.folded
+            .get(w.fold_start as usize..w.fold_end as usize)
+            .unwrap_or("")
     }
 
     #[inline]
     pub fn flags(&self, i: usize) -> u8 {
-        self.flags[i]
+        self.words[i].flags
     }
 }
 

@@ -1041,7 +1041,11 @@ mod tests {
     /// a word and would be dropped silently.
     #[test]
     fn context_stems_are_lowercase_words() {
-        for st in PHONE_WORDS.iter().chain(WEAK_PHONE_WORDS).chain(NOT_PHONE_WORDS) {
+        for st in PHONE_WORDS
+            .iter()
+            .chain(WEAK_PHONE_WORDS)
+            .chain(NOT_PHONE_WORDS)
+        {
             let word = st.strip_suffix('*').unwrap_or(st);
             assert!(
                 !word.is_empty() && word.bytes().all(|c| c.is_ascii_lowercase()),
