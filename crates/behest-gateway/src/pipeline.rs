@@ -392,11 +392,13 @@ pub fn token_budget_key(project: Uuid, uid: &str, day: &str) -> String {
 }
 
 /// The UTC day of a time in milliseconds since the epoch, as budget keys spell it.
+/// (Integer formatting: chrono's `format` parses its pattern on every call, and this
+/// runs on every request.)
 pub fn utc_day(now_ms: u64) -> String {
-    chrono::DateTime::from_timestamp_millis(i64::try_from(now_ms).unwrap_or(0))
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string()
+    use chrono::Datelike;
+    let at = chrono::DateTime::from_timestamp_millis(i64::try_from(now_ms).unwrap_or(0))
+        .unwrap_or_default();
+    format!("{:04}-{:02}-{:02}", at.year(), at.month(), at.day())
 }
 
 /// The key of an end user's spending for one UTC day.
@@ -1278,5 +1280,26 @@ pub fn models(gateway: &GatewayState, call: Call) -> Answer {
     match serde_json::to_vec(&body) {
         Ok(bytes) => answered(outcome, Bytes::from(bytes)),
         Err(err) => refused(outcome, ApiError::internal(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_day_is_the_calendar_day_in_utc() {
+        for ms in [
+            0,
+            86_399_999,
+            86_400_000,
+            1_733_011_199_999,
+            1_733_011_200_000,
+            4_102_444_800_000,
+        ] {
+            let at = chrono::DateTime::from_timestamp_millis(ms as i64).unwrap_or_default();
+            assert_eq!(utc_day(ms), at.format("%Y-%m-%d").to_string(), "{ms}");
+        }
+        assert_eq!(utc_day(1_733_011_200_000), "2024-12-01");
     }
 }

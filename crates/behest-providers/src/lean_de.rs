@@ -46,6 +46,23 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// Where a type keeps the keys it does not model.
+trait Extras: Default {
+    fn put(&mut self, key: Cow<'_, str>, value: serde_json::Value);
+}
+
+impl Extras for Map<String, serde_json::Value> {
+    fn put(&mut self, key: Cow<'_, str>, value: serde_json::Value) {
+        self.insert(key.into_owned(), value);
+    }
+}
+
+impl Extras for crate::types::ChunkExtra {
+    fn put(&mut self, key: Cow<'_, str>, value: serde_json::Value) {
+        self.insert(&key, value);
+    }
+}
+
 /// The "default" of a required field: the error serde's derive gives when it is absent.
 macro_rules! required {
     ($key:literal) => {
@@ -67,12 +84,12 @@ macro_rules! deserialize_with_extra {
                     }
                     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$ty, A::Error> {
                         $(let mut $field: Option<$fty> = None;)*
-                        let mut extra = Map::new();
+                        let mut extra = <_ as Default>::default();
                         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                             match key.as_ref() {
                                 $($key => $field = map.next_value::<Option<$fty>>()?,)*
                                 _ => {
-                                    extra.insert(key.into_owned(), map.next_value()?);
+                                    Extras::put(&mut extra, key, map.next_value()?);
                                 }
                             }
                         }

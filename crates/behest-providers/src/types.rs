@@ -2,14 +2,17 @@
 //! `chat.completion` / `chat.completion.chunk` objects they get back.
 //!
 //! Every object keeps the fields it does not model in a flattened `extra`
-//! map, so the OpenAI-compatible adapter can pass requests and responses
-//! through without losing anything a newer client or upstream adds. The
+//! map (a short list, [`ChunkExtra`], for the streamed chunk's three levels,
+//! which every event of a stream builds), so the OpenAI-compatible adapter
+//! can pass requests and responses through without losing anything a newer
+//! client or upstream adds. The
 //! types every call reads (the request and its messages, the answer, the
 //! streamed answer, usage) are read by the impls in `lean_de`, which fill
 //! `extra` in the same pass.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// A `POST /v1/chat/completions` request body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -311,7 +314,7 @@ pub struct ChatChunk {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: ChunkExtra,
 }
 
 /// One choice of a chunk; `finish_reason` is serialized as `null` until the end.
@@ -321,7 +324,7 @@ pub struct ChunkChoice {
     pub delta: Delta,
     pub finish_reason: Option<String>,
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: ChunkExtra,
 }
 
 /// The incremental message of a chunk choice.
@@ -334,7 +337,7 @@ pub struct Delta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallDelta>>,
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: ChunkExtra,
 }
 
 /// A fragment of a streamed tool call: the first carries id and name, the
@@ -370,6 +373,80 @@ pub struct EncodedRequest {
     pub body: Value,
     /// Whether the upstream will answer with an SSE stream.
     pub stream: bool,
+}
+
+/// The fields of a streamed chunk, of its choice or of its delta that the types do not
+/// model, as they came and in the order they came. Every event of a stream carries a
+/// few (`service_tier`, `system_fingerprint`, `logprobs`: null), so this is a short list
+/// rather than a map — no tree node built and dropped per event — and the keys upstreams
+/// are known to send are static strings rather than copies. (Measured with
+/// `benches/stream.rs`: these few fields in a `Map` were most of a chunk's decode.)
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChunkExtra(Vec<(Cow<'static, str>, Value)>);
+
+/// Keys of OpenAI's chunk, choice and delta objects that the types leave to `extra`.
+const KNOWN_CHUNK_KEYS: &[&str] = &[
+    "service_tier",
+    "system_fingerprint",
+    "logprobs",
+    "refusal",
+    "obfuscation",
+    "annotations",
+    "audio",
+    "reasoning",
+    "reasoning_content",
+    "citations",
+];
+
+impl ChunkExtra {
+    pub fn new() -> ChunkExtra {
+        ChunkExtra(Vec::new())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets `key` (a later value for the same key replaces the earlier, as in a map).
+    pub fn insert(&mut self, key: &str, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value,
+            None => {
+                let key = KNOWN_CHUNK_KEYS
+                    .iter()
+                    .find(|known| **known == key)
+                    .map_or_else(|| Cow::Owned(key.to_owned()), |known| Cow::Borrowed(*known));
+                self.0.push((key, value));
+            }
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+}
+
+impl std::ops::Index<&str> for ChunkExtra {
+    type Output = Value;
+    /// `Value::Null` for a key that is not there, as indexing a `Value` gives.
+    fn index(&self, key: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+impl Serialize for ChunkExtra {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
 }
 
 #[cfg(test)]
@@ -417,5 +494,32 @@ mod tests {
         assert_eq!(v["choices"][0]["finish_reason"], Value::Null);
         assert_eq!(v["choices"][0]["delta"], json!({}));
         assert!(v.get("usage").is_none());
+    }
+
+    #[test]
+    fn extra_keeps_order_replaces_duplicates_and_flattens() {
+        let raw = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","zeta":1,"service_tier":"default","alpha":null,"zeta":2,"choices":[]}"#;
+        let chunk: ChatChunk = serde_json::from_str(raw).unwrap_or_default();
+        let keys: Vec<&str> = chunk.extra.iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            ["zeta", "service_tier", "alpha"],
+            "input order, one entry per key"
+        );
+        assert_eq!(
+            chunk.extra["zeta"],
+            json!(2),
+            "the later value wins, as in a map"
+        );
+        assert_eq!(chunk.extra["missing"], Value::Null);
+        assert!(
+            matches!(chunk.extra.0[1].0, Cow::Borrowed(_)),
+            "a known key is not copied"
+        );
+        let out = serde_json::to_string(&chunk).unwrap_or_default();
+        assert!(
+            out.ends_with(r#""choices":[],"zeta":2,"service_tier":"default","alpha":null}"#),
+            "{out}"
+        );
     }
 }

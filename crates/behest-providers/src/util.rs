@@ -65,10 +65,10 @@ impl ChunkFactory {
                 index: choice,
                 delta,
                 finish_reason: finish_reason.map(str::to_string),
-                extra: Map::new(),
+                extra: crate::types::ChunkExtra::new(),
             }],
             usage: None,
-            extra: Map::new(),
+            extra: crate::types::ChunkExtra::new(),
         }
     }
 
@@ -161,7 +161,7 @@ impl ChunkFactory {
             model: self.model.clone(),
             choices: Vec::new(),
             usage: Some(usage.clone()),
-            extra: Map::new(),
+            extra: crate::types::ChunkExtra::new(),
         }
     }
 }
