@@ -38,6 +38,20 @@ use tokio_util::sync::CancellationToken;
 
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
 
+/// Appends `data: <chunk>\n\n` to `out`: one per event, so the chunk is written by
+/// the codec's own writer (the same bytes as `serde_json`'s, a few times faster).
+pub fn push_chunk_frame(out: &mut BytesMut, chunk: &ChatChunk) {
+    out.extend_from_slice(b"data: ");
+    let at = out.len();
+    if behest_providers::chunk_json::write_chunk(&mut bytes::BufMut::writer(&mut *out), chunk)
+        .is_err()
+    {
+        out.truncate(at);
+        out.extend_from_slice(b"{}");
+    }
+    out.extend_from_slice(b"\n\n");
+}
+
 /// Appends `data: <json>\n\n` to `out`.
 pub fn push_frame(out: &mut BytesMut, value: &impl Serialize) {
     out.extend_from_slice(b"data: ");
@@ -84,7 +98,7 @@ pub fn from_chunks(
         tally(&mut outcome, chunk)
     });
     for chunk in &chunks {
-        push_frame(&mut out, chunk);
+        push_chunk_frame(&mut out, chunk);
     }
     if let Some(answer) = &answer {
         outcome.set_answer_guard(answer.findings());
@@ -429,7 +443,7 @@ impl RelayState {
         };
         let mut out = BytesMut::with_capacity(256 * chunks.len() + DONE.len());
         for chunk in &chunks {
-            push_frame(&mut out, chunk);
+            push_chunk_frame(&mut out, chunk);
         }
         if let Err(error) = passed {
             out.extend_from_slice(&self.fail(error, Ending::AnswerBlocked));

@@ -25,6 +25,7 @@
 pub mod anthropic;
 mod bpe;
 pub mod catalog;
+pub mod chunk_json;
 pub mod cohere;
 pub mod discovery;
 pub mod echo;
