@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// Appends `data: <chunk>\n\n` to `out`: one per event, so the chunk is written by
-/// the codec's own writer (the same bytes as `serde_json`'s, a few times faster).
+/// the codec's own writer (the same bytes as `serde_json`'s, a quarter fewer instructions).
 pub fn push_chunk_frame(out: &mut BytesMut, chunk: &ChatChunk) {
     out.extend_from_slice(b"data: ");
     let at = out.len();

@@ -1,9 +1,9 @@
-//! A streamed chunk written as JSON, byte for byte what `serde_json` writes for it, a
-//! few times faster: the relay writes one per event. Keys are literals rather than
-//! strings escaped on every call, numbers go through `itoa`, and a string with nothing
-//! to escape (nearly every one) is copied as it is; what is rare (usage, tool calls,
-//! unmodelled fields' values, strings that need escapes) is left to `serde_json`.
-//! The tests compare the two on chunks of every codec.
+//! A streamed chunk written as JSON, byte for byte what `serde_json` writes for it,
+//! with a quarter fewer instructions: the relay writes one per event. Keys are
+//! literals rather than strings escaped on every call, numbers go through `itoa`, and
+//! a string with nothing to escape (nearly every one) is copied as it is; what is rare
+//! (usage, tool calls, unmodelled fields' values, strings that need escapes) is left
+//! to `serde_json`. The tests compare the two on every chunk shape the codecs make.
 
 use crate::types::{ChatChunk, ChunkChoice, ChunkExtra, Delta};
 use std::io::{self, Write};
