@@ -63,6 +63,20 @@ impl Granularity {
             Granularity::Month => "month",
         }
     }
+
+    /// The bucket `at` falls in, as usage records keep it (`2026-12-07T09:00:00Z`,
+    /// `2026-12-07`, `2026-12`) and as daily budget keys spell the day. Written with
+    /// integer formatting: chrono's `format` parses its pattern on every call, and this
+    /// runs for every request.
+    pub fn bucket(self, at: DateTime<Utc>) -> String {
+        use chrono::{Datelike, Timelike};
+        let (y, m, d) = (at.year(), at.month(), at.day());
+        match self {
+            Granularity::Hour => format!("{y:04}-{m:02}-{d:02}T{:02}:00:00Z", at.hour()),
+            Granularity::Day => format!("{y:04}-{m:02}-{d:02}"),
+            Granularity::Month => format!("{y:04}-{m:02}"),
+        }
+    }
 }
 
 /// Which usage to sum: a project's, optionally one end user's, in `[from, to)`.
@@ -302,6 +316,21 @@ pub fn bucket_start(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buckets_are_the_chrono_patterns_the_queries_group_by() {
+        use chrono::TimeZone;
+        for at in [
+            Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(999, 7, 9, 0, 0, 0).unwrap(),
+        ] {
+            let fmt = |p: &str| at.format(p).to_string();
+            assert_eq!(Granularity::Hour.bucket(at), fmt("%Y-%m-%dT%H:00:00Z"));
+            assert_eq!(Granularity::Day.bucket(at), fmt("%Y-%m-%d"));
+            assert_eq!(Granularity::Month.bucket(at), fmt("%Y-%m"));
+        }
+    }
 
     #[test]
     fn totals_are_the_sum_of_their_parts() {

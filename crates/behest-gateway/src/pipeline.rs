@@ -391,14 +391,12 @@ pub fn token_budget_key(project: Uuid, uid: &str, day: &str) -> String {
     format!("tok:{}:{day}", user_tag(project, uid))
 }
 
-/// The UTC day of a time in milliseconds since the epoch, as budget keys spell it.
-/// (Integer formatting: chrono's `format` parses its pattern on every call, and this
-/// runs on every request.)
+/// The UTC day of a time in milliseconds since the epoch, as budget keys spell it: the
+/// usage records' day bucket, which the ledger rebuilds the day's counters from.
 pub fn utc_day(now_ms: u64) -> String {
-    use chrono::Datelike;
     let at = chrono::DateTime::from_timestamp_millis(i64::try_from(now_ms).unwrap_or(0))
         .unwrap_or_default();
-    format!("{:04}-{:02}-{:02}", at.year(), at.month(), at.day())
+    behest_core::usage::Granularity::Day.bucket(at)
 }
 
 /// The key of an end user's spending for one UTC day.

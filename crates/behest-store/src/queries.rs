@@ -1253,22 +1253,21 @@ macro_rules! store_impl {
                          status, error_code, ending, guard) ",
                     );
                     insert.push_values(batch, |mut row, r| {
-                        let buckets = crate::queries::UsageBuckets::of(r.at);
                         row.push_bind(r.id)
                             .push_bind(r.at)
-                            .push_bind(buckets.hour)
-                            .push_bind(buckets.day)
-                            .push_bind(buckets.month)
+                            .push_bind(Granularity::Hour.bucket(r.at))
+                            .push_bind(Granularity::Day.bucket(r.at))
+                            .push_bind(Granularity::Month.bucket(r.at))
                             .push_bind(r.project_id)
                             .push_bind(r.tenant_id)
-                            .push_bind(r.uid.clone())
-                            .push_bind(r.session_id.clone())
-                            .push_bind(r.thread_id.clone())
-                            .push_bind(r.tier.clone())
-                            .push_bind(r.operation.clone())
-                            .push_bind(r.origin.clone())
-                            .push_bind(r.model.clone())
-                            .push_bind(r.provider.clone())
+                            .push_bind(&r.uid)
+                            .push_bind(&r.session_id)
+                            .push_bind(&r.thread_id)
+                            .push_bind(&r.tier)
+                            .push_bind(&r.operation)
+                            .push_bind(&r.origin)
+                            .push_bind(&r.model)
+                            .push_bind(&r.provider)
                             .push_bind(r.prompt_tokens)
                             .push_bind(r.completion_tokens)
                             .push_bind(r.total_tokens)
@@ -1277,8 +1276,8 @@ macro_rules! store_impl {
                             .push_bind(r.latency_ms)
                             .push_bind(r.ttft_ms)
                             .push_bind(r.status)
-                            .push_bind(r.error_code.clone())
-                            .push_bind(r.ending.clone())
+                            .push_bind(&r.error_code)
+                            .push_bind(&r.ending)
                             .push_bind(r.guard.to_string());
                     });
                     insert.push(" ON CONFLICT (id) DO NOTHING");
@@ -1766,47 +1765,9 @@ pub(crate) fn usage_rows_per_insert(remaining: usize) -> usize {
     }
 }
 
-/// The time buckets a usage row is summed by, as the dashboard's queries group them.
-pub(crate) struct UsageBuckets {
-    pub hour: String,
-    pub day: String,
-    pub month: String,
-}
-
-impl UsageBuckets {
-    /// Written with plain integer formatting: chrono's `format` parses its pattern
-    /// every call, which cost more than the row's insert.
-    pub fn of(at: chrono::DateTime<chrono::Utc>) -> UsageBuckets {
-        use chrono::{Datelike, Timelike};
-        let (y, m, d, h) = (at.year(), at.month(), at.day(), at.hour());
-        UsageBuckets {
-            hour: format!("{y:04}-{m:02}-{d:02}T{h:02}:00:00Z"),
-            day: format!("{y:04}-{m:02}-{d:02}"),
-            month: format!("{y:04}-{m:02}"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn usage_buckets_match_the_chrono_patterns() {
-        for at in [
-            chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
-            chrono::Utc
-                .with_ymd_and_hms(2026, 12, 31, 23, 59, 59)
-                .unwrap(),
-            chrono::Utc.with_ymd_and_hms(999, 7, 9, 0, 0, 0).unwrap(),
-        ] {
-            let b = UsageBuckets::of(at);
-            assert_eq!(b.hour, at.format("%Y-%m-%dT%H:00:00Z").to_string());
-            assert_eq!(b.day, at.format("%Y-%m-%d").to_string());
-            assert_eq!(b.month, at.format("%Y-%m").to_string());
-        }
-    }
 
     #[test]
     fn usage_rows_go_in_powers_of_two_up_to_64() {
