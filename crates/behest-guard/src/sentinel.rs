@@ -344,6 +344,20 @@ struct Family {
     rules: Vec<OnceLock<Option<Regex>>>,
 }
 
+/// One DFA over `patterns` that reports every occurrence of each (standard match kind,
+/// for overlapping searches); None for no patterns.
+fn every_occurrence_automaton<P: AsRef<[u8]>>(
+    patterns: impl IntoIterator<Item = P>,
+) -> Option<AhoCorasick> {
+    let mut patterns = patterns.into_iter().peekable();
+    patterns.peek()?;
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::Standard)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(patterns)
+        .ok()
+}
+
 /// How much of each starting literal the automaton looks for.
 const START_LITERAL_BYTES: usize = 6;
 
@@ -394,18 +408,10 @@ impl Family {
                 None => unanchored |= 1 << i,
             }
         }
-        let starts = if literals.is_empty() {
-            None
-        } else {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(literals.iter().map(|(l, _)| l))
-                .ok()
-        };
+        let starts = every_occurrence_automaton(literals.iter().map(|(l, _)| l));
         if starts.is_none() {
             // no automaton: every rule is searched over the whole text
-            unanchored = u64::MAX >> (64 - patterns.len().max(1));
+            unanchored = (0..patterns.len()).fold(0, |mask, i| mask | 1 << i);
         }
         let rules = patterns.iter().map(|_| OnceLock::new()).collect();
         Family {
@@ -445,22 +451,22 @@ impl Family {
         }
         at.sort_unstable();
         at.dedup();
-        // per rule, in order of start: a match hides the places inside it, as a search
-        // resuming at its end would
-        let mut current = (u32::MAX, 0usize);
-        for (rule, start) in at {
-            let (rule, start) = (rule as usize, start as usize);
-            if current.0 as usize != rule {
-                current = (rule as u32, 0);
-            }
-            if start < current.1 {
-                continue;
-            }
+        for places in at.chunk_by(|a, b| a.0 == b.0) {
+            let rule = places[0].0 as usize;
             let Some(re) = self.rule(rule) else { continue };
-            let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
-            if let Some(m) = re.search(&input) {
-                out.push((rule, m.start(), m.end()));
-                current.1 = m.end().max(start + 1);
+            // in order of start: a match hides the places inside it, as a search
+            // resuming at its end would
+            let mut resume = 0;
+            for &(_, start) in places {
+                let start = start as usize;
+                if start < resume {
+                    continue;
+                }
+                let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
+                if let Some(m) = re.search(&input) {
+                    out.push((rule, m.start(), m.end()));
+                    resume = m.end().max(start + 1);
+                }
             }
         }
         let mut rest = self.unanchored;
@@ -538,15 +544,7 @@ impl Sentinel {
                 term_index.push(i);
             }
         }
-        let blocklist = if pats.is_empty() {
-            None
-        } else {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(&pats)
-                .ok()
-        };
+        let blocklist = every_occurrence_automaton(&pats);
         let longest_term = pats.iter().map(String::len).max().unwrap_or(0);
         Sentinel {
             blocklist,

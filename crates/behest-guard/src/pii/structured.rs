@@ -690,45 +690,47 @@ const NOT_PHONE_WORDS: &[&str] = &[
     "vorgang*",
 ];
 
+const PASSPORT_WORDS: &[&str] = &[
+    "passport*",
+    "reisepass*",
+    "passeport*",
+    "passaporto",
+    "pasaporte",
+    "paspoort",
+    "pass",
+];
+
+const CARD_WORDS: &[&str] = &[
+    "card*",
+    "carte",
+    "karte",
+    "tarjeta",
+    "carta",
+    "kaart",
+    "visa",
+    "mastercard",
+    "maestro",
+    "amex",
+    "cc",
+    "credit*",
+    "debit*",
+    "kreditkarte",
+];
+
+const SSN_WORDS: &[&str] = &["ssn", "social", "ss", "ssns"];
+
 pub fn passport_context(text: &str, at: usize) -> bool {
-    static STEMS: LazyLock<Stems> = LazyLock::new(|| {
-        Stems::new(&[
-            "passport*",
-            "reisepass*",
-            "passeport*",
-            "passaporto",
-            "pasaporte",
-            "paspoort",
-            "pass",
-        ])
-    });
+    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(PASSPORT_WORDS));
     any_word(words_before(text, at, 60), &STEMS).is_some()
 }
 
 fn card_context(text: &str, at: usize) -> bool {
-    static STEMS: LazyLock<Stems> = LazyLock::new(|| {
-        Stems::new(&[
-            "card*",
-            "carte",
-            "karte",
-            "tarjeta",
-            "carta",
-            "kaart",
-            "visa",
-            "mastercard",
-            "maestro",
-            "amex",
-            "cc",
-            "credit*",
-            "debit*",
-            "kreditkarte",
-        ])
-    });
+    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(CARD_WORDS));
     any_word(words_before(text, at, 48), &STEMS).is_some()
 }
 
 fn ssn_context(text: &str, at: usize) -> bool {
-    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(&["ssn", "social", "ss", "ssns"]));
+    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(SSN_WORDS));
     any_word(words_before(text, at, 40), &STEMS).is_some()
 }
 
