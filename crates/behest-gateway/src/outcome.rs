@@ -29,6 +29,9 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Every operation, in declaration order (`ALL[op as usize] == op`).
+    pub const ALL: [Operation; 3] = [Operation::Chat, Operation::Embeddings, Operation::Models];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::Chat => "chat",
@@ -117,6 +120,17 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in declaration order (`ALL[stage as usize] == stage`).
+    pub const ALL: [Stage; 7] = [
+        Stage::Authenticate,
+        Stage::Gate,
+        Stage::Memory,
+        Stage::Admit,
+        Stage::Guard,
+        Stage::Compose,
+        Stage::Upstream,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Authenticate => "authenticate",
@@ -580,6 +594,17 @@ fn ms(duration: Duration) -> f64 {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    #[test]
+    fn the_lists_of_every_operation_and_stage_are_indexed_by_them() {
+        // Metrics keep one series per operation and per stage, indexed `x as usize`.
+        for (i, op) in Operation::ALL.iter().enumerate() {
+            assert_eq!(*op as usize, i, "{op:?}");
+        }
+        for (i, stage) in Stage::ALL.iter().enumerate() {
+            assert_eq!(*stage as usize, i, "{stage:?}");
+        }
+    }
 
     #[derive(Default)]
     struct Collect(Mutex<Vec<Outcome>>);
