@@ -20,5 +20,6 @@ export BEHEST_BENCH_DATA=$DATA BEHEST_BIN=$ROOT/target/release/behest
 GATEWAY_CMD='env TOKIO_WORKER_THREADS=1 RUST_LOG=${BEHEST_LOG:-info} BEHEST_PROVIDER_OPENAI_API_KEY=sk-bench BEHEST_PROVIDER_OPENAI_BASE_URL=$MOCK_BASE_URL BEHEST_DEFAULT_MODEL=gpt-4o-mini $BEHEST_BIN serve --listen 127.0.0.1:$GW_PORT --data-dir $BEHEST_BENCH_DATA' \
 SETUP_CMD="$BENCH_DIR/scripts/behest-setup.sh" \
 BASE_URL=http://127.0.0.1:${GW_PORT:-18090} READY_PATH=/readyz \
-NAME=${NAME:-behest} GATEWAY_VERSION="behest $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo dev)" \
+NAME=${NAME:-behest} \
+GATEWAY_VERSION="behest $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo dev), policy ${POLICY:-off}" \
   "$BENCH_DIR/run.sh" custom
