@@ -334,9 +334,12 @@ const CREDENTIALS: &[(&str, &str)] = &[
 /// finite set of non-empty prefixes (none today) is searched over the whole text.
 struct Family {
     patterns: Vec<String>,
-    /// Every rule's starting literals, deduplicated (None when no rule has any).
+    /// Every rule's starting literals, deduplicated (None when no rule has any), found
+    /// leftmost-longest: the longest literal at each place.
     starts: Option<AhoCorasick>,
-    /// For each literal of `starts`, the rules (bit i = rule i) that can begin with it.
+    /// For each literal of `starts`, the rules (bit i = rule i) that can begin where it
+    /// occurs: its own and those of every literal that is a prefix of it (which occur
+    /// there too, and which a leftmost-longest search does not report).
     starts_rules: Vec<u64>,
     /// Rules searched over the whole text: no usable prefixes.
     unanchored: u64,
@@ -344,15 +347,17 @@ struct Family {
     rules: Vec<OnceLock<Option<Regex>>>,
 }
 
-/// One DFA over `patterns` that reports every occurrence of each (standard match kind,
-/// for overlapping searches); None for no patterns.
-fn every_occurrence_automaton<P: AsRef<[u8]>>(
+/// One Aho-Corasick DFA over `patterns` with `kind` semantics (`Standard` for an
+/// overlapping search that reports every occurrence, `LeftmostLongest` for the longest
+/// pattern at the earliest place); None for no patterns.
+fn dfa<P: AsRef<[u8]>>(
     patterns: impl IntoIterator<Item = P>,
+    kind: MatchKind,
 ) -> Option<AhoCorasick> {
     let mut patterns = patterns.into_iter().peekable();
     patterns.peek()?;
     AhoCorasickBuilder::new()
-        .match_kind(MatchKind::Standard)
+        .match_kind(kind)
         .kind(Some(aho_corasick::AhoCorasickKind::DFA))
         .build(patterns)
         .ok()
@@ -408,7 +413,7 @@ impl Family {
                 None => unanchored |= 1 << i,
             }
         }
-        let starts = every_occurrence_automaton(literals.iter().map(|(l, _)| l));
+        let starts = dfa(literals.iter().map(|(l, _)| l), MatchKind::LeftmostLongest);
         if starts.is_none() {
             // no automaton: every rule is searched over the whole text
             unanchored = (0..patterns.len()).fold(0, |mask, i| mask | 1 << i);
@@ -417,7 +422,15 @@ impl Family {
         Family {
             patterns,
             starts,
-            starts_rules: literals.into_iter().map(|(_, m)| m).collect(),
+            starts_rules: literals
+                .iter()
+                .map(|(l, _)| {
+                    literals
+                        .iter()
+                        .filter(|(shorter, _)| l.starts_with(shorter))
+                        .fold(0, |mask, (_, rules)| mask | rules)
+                })
+                .collect(),
             unanchored,
             rules,
         }
@@ -437,7 +450,12 @@ impl Family {
         // (rule, start) of every place a rule's prefix occurs
         let mut at: Vec<(u32, u32)> = Vec::new();
         if let Some(ac) = &self.starts {
-            for m in ac.find_overlapping_iter(hay) {
+            // Every place some literal starts, in order: a leftmost search reports the
+            // earliest start at or after `from`, and the next one begins just past it.
+            // (An overlapping search finds the same places but walks its state through
+            // memory at every byte: three times the instructions.)
+            let mut from = 0;
+            while let Some(m) = ac.find(aho_corasick::Input::new(hay).range(from..)) {
                 let mut mask = self
                     .starts_rules
                     .get(m.pattern().as_usize())
@@ -447,6 +465,7 @@ impl Family {
                     at.push((mask.trailing_zeros(), m.start() as u32));
                     mask &= mask - 1;
                 }
+                from = m.start() + 1;
             }
         }
         at.sort_unstable();
@@ -544,7 +563,7 @@ impl Sentinel {
                 term_index.push(i);
             }
         }
-        let blocklist = every_occurrence_automaton(&pats);
+        let blocklist = dfa(&pats, MatchKind::Standard);
         let longest_term = pats.iter().map(String::len).max().unwrap_or(0);
         Sentinel {
             blocklist,
@@ -707,6 +726,46 @@ mod tests {
 
     /// The prefix-driven search finds, rule by rule, exactly what a leftmost-first search
     /// of the whole text finds: on phrasings that overlap, repeat, nest and almost match.
+    /// The family's prefix-driven search against each rule searched over the whole text.
+    fn assert_finds_what_each_rule_finds(family: &Family, hay: &[u8]) {
+        let mut want = Vec::new();
+        for i in 0..family.patterns.len() {
+            let re = family.rule(i).expect("compiles");
+            want.extend(re.find_iter(hay).map(|m| (i, m.start(), m.end())));
+        }
+        let mut got = family.matches(hay);
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want, "{:?}", String::from_utf8_lossy(hay));
+    }
+
+    #[test]
+    fn places_are_found_under_longer_literals_and_inside_them() {
+        // "ab" is a prefix of "abcdef", found at the same place; "cd" starts inside the
+        // match of "abcdef"; "abc" is cut to its start literal's 6 bytes as well.
+        let family = Family::new(
+            [
+                r"(?-u)ab[a-z]+",
+                r"(?-u)abcdef",
+                r"(?-u)cd[a-z]",
+                r"(?-u)abcdefghij",
+                r"(?-u)b?cde",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        assert_eq!(family.unanchored, 0, "every rule has start literals");
+        for hay in [
+            "abcdefghij",
+            "xx abcdefg abz cdq",
+            "ababcdefgh abcd cde bcde",
+            "cdcdcd abab",
+            "",
+        ] {
+            assert_finds_what_each_rule_finds(&family, hay.as_bytes());
+        }
+    }
+
     #[test]
     fn prefix_search_equals_whole_text_search() {
         let b = builtins();
@@ -747,18 +806,7 @@ mod tests {
                 } else {
                     text.to_owned()
                 };
-                let mut want = Vec::new();
-                for i in 0..family.patterns.len() {
-                    let re = family.rule(i).expect("compiles");
-                    want.extend(
-                        re.find_iter(hay.as_bytes())
-                            .map(|m| (i, m.start(), m.end())),
-                    );
-                }
-                let mut got = family.matches(hay.as_bytes());
-                want.sort_unstable();
-                got.sort_unstable();
-                assert_eq!(got, want, "{hay:?}");
+                assert_finds_what_each_rule_finds(family, hay.as_bytes());
             }
         }
         // and the corpus does reach most rules, so the comparison says something
