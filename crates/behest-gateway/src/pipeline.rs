@@ -1377,27 +1377,29 @@ mod tests {
             }
             let tag = format!("{{{project}}}:{hash:016x}:{}", uid.len());
             let keys = UserKeys::new(project, uid);
-            assert_eq!(keys.rate(), format!("rl:{tag}"));
-            assert_eq!(
-                keys.tokens_on("2026-12-07"),
-                format!("tok:{tag}:2026-12-07")
-            );
-            assert_eq!(
-                token_budget_key(project, uid, "2026-12-07"),
-                format!("tok:{tag}:2026-12-07")
-            );
-            assert_eq!(
-                user_daily_usd_key(project, uid, "2026-12-07"),
-                format!("usd:{tag}:2026-12-07")
-            );
-            assert_eq!(
-                session_usd_key(project, uid, "s-1"),
-                format!("usd-session:{tag}:s-1")
-            );
-            assert_eq!(
-                session_usd_key(project, uid, ""),
-                format!("usd-session:{tag}:")
-            );
+            let day = "2026-12-07";
+            for (key, spelled) in [
+                (keys.rate(), format!("rl:{tag}")),
+                (keys.tokens_on(day), format!("tok:{tag}:{day}")),
+                (
+                    token_budget_key(project, uid, day),
+                    format!("tok:{tag}:{day}"),
+                ),
+                (
+                    user_daily_usd_key(project, uid, day),
+                    format!("usd:{tag}:{day}"),
+                ),
+                (
+                    session_usd_key(project, uid, "s-1"),
+                    format!("usd-session:{tag}:s-1"),
+                ),
+                (
+                    session_usd_key(project, uid, ""),
+                    format!("usd-session:{tag}:"),
+                ),
+            ] {
+                assert_eq!(key, spelled);
+            }
         }
         assert_eq!(
             project_monthly_usd_key(project, "2026-12"),
