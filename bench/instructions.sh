@@ -6,9 +6,11 @@
 # Starts the mock upstream and `behest serve` (release build) under
 # `valgrind --tool=callgrind` with collection off, sets up a project as bench/behest.sh
 # does (POLICY=off|on, see scripts/behest-setup.sh), warms up, then for each kind of call
-# zeroes the counters, sends N calls one after another (curl, each on a fresh
-# connection as the load generators' first request is, rotating through the users'
-# tokens), dumps, and prints the instructions per call. Output: one line per kind and a
+# waits for the usage flusher, zeroes the counters, sends N calls one after another
+# (curl, each on a fresh connection as the load generators' first request is, rotating
+# through the users' tokens), waits for the flusher again, dumps, and prints the
+# instructions per call. What still varies (±5 k a call) is mostly SQLite preparing a
+# usage insert of a new batch size on a pool connection for the first time. Output: one line per kind and a
 # JSON line at the end.
 #
 #   bench/instructions.sh                 # POLICY=off, N=200 plain requests, 100 streams
@@ -77,10 +79,18 @@ dumped() {
   sed -n 's/^summary: *//p; s/^totals: *//p' "$file" | head -n 1 | awk '{print $1}'
 }
 
+# How long the usage flusher (every 250 ms) needs to have written what is waiting, even
+# at valgrind's pace: a window starts after the earlier calls' records are in the store
+# and ends after its own are, so each window holds exactly its own calls' usage writes
+# (whether a flush fell inside the window or not was most of the run-to-run spread).
+SETTLE=${SETTLE:-1.5}
+
 measure() { # kind count -> instructions per call
+  sleep "$SETTLE"
   callgrind_control --instr=on "$GW" > /dev/null 2>&1
   callgrind_control --zero "$GW" > /dev/null 2>&1
   calls "$1" "$2"
+  sleep "$SETTLE"
   callgrind_control --dump="$1" "$GW" > /dev/null 2>&1
   callgrind_control --instr=off "$GW" > /dev/null 2>&1
   local total
