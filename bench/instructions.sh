@@ -10,8 +10,8 @@
 # (curl, each on a fresh connection as the load generators' first request is, rotating
 # through the users' tokens), waits for the flusher again, dumps, and prints the
 # instructions per call. What still varies (±5 k a call) is mostly SQLite preparing a
-# usage insert of a new batch size on a pool connection for the first time. Output: one line per kind and a
-# JSON line at the end.
+# usage insert of a new batch size on a pool connection for the first time. Output: one
+# line per kind and a JSON line at the end.
 #
 #   bench/instructions.sh                 # POLICY=off, N=200 plain requests, 100 streams
 #   POLICY=on N=500 bench/instructions.sh

@@ -453,7 +453,7 @@ impl Family {
             // Every place some literal starts, in order: a leftmost search reports the
             // earliest start at or after `from`, and the next one begins just past it.
             // (An overlapping search finds the same places but walks its state through
-            // memory at every byte: three times the instructions.)
+            // memory at every byte: about twice the instructions.)
             let mut from = 0;
             while let Some(m) = ac.find(aho_corasick::Input::new(hay).range(from..)) {
                 let mut mask = self

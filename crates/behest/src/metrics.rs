@@ -136,10 +136,9 @@ impl FixedSeries {
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
-    duration: Family<OperationLabels, Histogram>,
-    first_byte: Family<OperationLabels, Histogram>,
-    overhead: Family<OperationLabels, Histogram>,
-    stages: Family<StageLabels, Histogram>,
+    /// The duration, time-to-first-byte, overhead and stage histograms (their families
+    /// are only registered: every series is in here).
+    fixed: FixedSeries,
     tokens: Family<TokenLabels, Counter>,
     cost: Family<CostLabels, Counter<f64, AtomicU64>>,
     guard: Family<GuardLabels, Counter>,
@@ -147,7 +146,6 @@ pub struct Metrics {
     upstream_errors: Family<UpstreamLabels, Counter>,
     usage_lag: Gauge,
     spool: Option<Arc<UsageSpool>>,
-    fixed: FixedSeries,
 }
 
 impl Metrics {
@@ -163,10 +161,6 @@ impl Metrics {
         let metrics = Metrics {
             fixed: FixedSeries::resolve(&duration, &first_byte, &overhead, &stages),
             requests: Family::default(),
-            duration,
-            first_byte,
-            overhead,
-            stages,
             tokens: Family::default(),
             cost: Family::default(),
             guard: Family::default(),
@@ -184,22 +178,22 @@ impl Metrics {
         registry.register(
             "request_duration_seconds",
             "From a request's arrival to its last byte (a stream's end)",
-            metrics.duration.clone(),
+            duration,
         );
         registry.register(
             "time_to_first_byte_seconds",
             "From a request's arrival to the first byte of its answer (a stream's first token)",
-            metrics.first_byte.clone(),
+            first_byte,
         );
         registry.register(
             "overhead_seconds",
             "Time spent in Behest: a request's duration minus the time waiting for the provider",
-            metrics.overhead.clone(),
+            overhead,
         );
         registry.register(
             "stage_duration_seconds",
             "Each stage of the hot path (the upstream stage is the provider call)",
-            metrics.stages.clone(),
+            stages,
         );
         registry.register(
             "tokens",
