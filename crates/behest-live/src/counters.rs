@@ -153,11 +153,14 @@ pub trait Counters: Send + Sync + 'static {
 pub(crate) fn reservation_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    // The process id is asked once: it is a system call, and this runs per request.
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    format!("{nanos:x}-{n:x}-{:x}", std::process::id())
+    let pid = *PID.get_or_init(std::process::id);
+    format!("{nanos:x}-{n:x}-{pid:x}")
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -1456,7 +1456,8 @@ macro_rules! store_impl {
                 let mut stored = Vec::with_capacity(messages.len());
                 for (i, m) in messages.iter().enumerate() {
                     let message = StoredMessage {
-                        id: Uuid::new_v4(),
+                        // Time-ordered, like usage records: appended to the id index.
+                        id: Uuid::now_v7(),
                         seq: next + i as i64,
                         role: m.role.clone(),
                         content: m.content.clone(),
