@@ -53,10 +53,10 @@ struct Current {
 
 impl Current {
     fn open(dir: &Path) -> std::io::Result<Current> {
-        Ok(Current {
-            file: open_current(dir)?,
-            records: Some(Vec::new()),
-        })
+        let file = open_current(dir)?;
+        // A file left by a process that was killed holds records no memory has.
+        let records = (file.metadata()?.len() == 0).then(Vec::new);
+        Ok(Current { file, records })
     }
 }
 
@@ -421,6 +421,21 @@ mod tests {
         assert_eq!(spool.flush(store.as_ref()).await.unwrap(), 2);
         assert_eq!(requests_of(store.as_ref(), project).await, 13);
         assert!(spool.batches().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_current_file_left_by_a_killed_process_is_read_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(dir.path()).await;
+        let spool_dir = dir.path().join("spool");
+        let project = Uuid::new_v4();
+        let before = UsageSpool::keeping(&spool_dir, 10).unwrap();
+        spool_records(&before, project, 3);
+        drop(before); // killed: nothing flushed
+        let after = UsageSpool::keeping(&spool_dir, 10).unwrap();
+        spool_records(&after, project, 2);
+        assert_eq!(after.flush(store.as_ref()).await.unwrap(), 5);
+        assert_eq!(requests_of(store.as_ref(), project).await, 5);
     }
 
     #[test]
