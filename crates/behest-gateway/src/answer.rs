@@ -16,7 +16,9 @@ use behest_core::settings::GuardMode;
 use behest_core::ErrorCode;
 use behest_guard::answer::{AnswerFindings, HeldText, Placeholders, Quoting, Refusal, Restorer};
 use behest_http::ApiError;
-use behest_providers::{ChatChunk, ChatResponse, ChunkChoice, FunctionCallDelta, ToolCallDelta};
+use behest_providers::{
+    ChatChunk, ChatResponse, ChunkChoice, FunctionCallDelta, SmolStr, ToolCallDelta,
+};
 use std::sync::Arc;
 
 /// One text of an answer: a choice's content, or one of its tool calls' arguments.
@@ -46,7 +48,7 @@ pub struct AnswerGuard {
     found: AnswerFindings,
     blocked: bool,
     /// A streamed answer's id, created and model, for a chunk of what was held.
-    envelope: Option<(String, u64, String)>,
+    envelope: Option<(SmolStr, u64, SmolStr)>,
 }
 
 impl AnswerGuard {
@@ -179,13 +181,13 @@ impl AnswerGuard {
     /// never finished), or `None`.
     pub fn end(&mut self) -> Result<Option<ChatChunk>, ApiError> {
         let mut chunk = ChatChunk {
-            object: "chat.completion.chunk".to_owned(),
+            object: SmolStr::new_static(ChatChunk::OBJECT),
             ..ChatChunk::default()
         };
         if let Some((id, created, model)) = &self.envelope {
-            chunk.id.clone_from(id);
+            chunk.id = id.clone();
             chunk.created = *created;
-            chunk.model.clone_from(model);
+            chunk.model = model.clone();
         }
         for at in 0..self.channels.len() {
             let rest = self.flush(at)?;

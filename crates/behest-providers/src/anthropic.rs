@@ -449,10 +449,10 @@ impl StreamState {
         match kind.as_str() {
             "message_start" => {
                 if let Some(id) = v.pointer("/message/id").and_then(Value::as_str) {
-                    self.f.id = id.to_string();
+                    self.f.id = id.into();
                 }
                 if let Some(model) = v.pointer("/message/model").and_then(Value::as_str) {
-                    self.f.model = model.to_string();
+                    self.f.model = model.into();
                 }
                 if let Some(u) = v.pointer("/message/usage") {
                     self.read_usage(u);

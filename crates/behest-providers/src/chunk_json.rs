@@ -154,13 +154,14 @@ mod tests {
 
     #[test]
     fn equals_serde_on_built_chunks() {
+        use crate::types::SmolStr;
         let mut delta_only_extra = Delta::default();
         delta_only_extra.extra.insert("refusal", json!("no"));
         let chunk = ChatChunk {
             id: "id".into(),
             object: "chat.completion.chunk".into(),
             created: u64::MAX,
-            model: String::new(),
+            model: SmolStr::default(),
             choices: vec![
                 ChunkChoice {
                     index: 0,

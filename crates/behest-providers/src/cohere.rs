@@ -372,7 +372,7 @@ impl StreamState {
         match kind.as_str() {
             "message-start" => {
                 if let Some(id) = str_at(&v, "/id") {
-                    self.f.id = id;
+                    self.f.id = id.into();
                 }
                 self.start(out);
             }

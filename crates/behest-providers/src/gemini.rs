@@ -446,10 +446,10 @@ impl StreamState {
         if !self.got_id {
             self.got_id = true;
             if let Some(id) = str_at(&v, "/responseId") {
-                self.f.id = id;
+                self.f.id = id.into();
             }
             if let Some(model) = str_at(&v, "/modelVersion") {
-                self.f.model = model;
+                self.f.model = model.into();
             }
         }
         if let Some(meta) = v.get("usageMetadata") {

@@ -14,7 +14,7 @@
 
 use crate::types::{
     ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, Message, ResponseMessage,
-    ToolCallDelta, Usage,
+    SmolStr, ToolCallDelta, Usage,
 };
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Map;
@@ -109,10 +109,10 @@ macro_rules! deserialize_with_extra {
 }
 
 deserialize_with_extra!(ChatChunk, "a chat.completion.chunk object", {
-    "id" => id: String = String::new(),
-    "object" => object: String = "chat.completion.chunk".to_owned(),
+    "id" => id: SmolStr = SmolStr::default(),
+    "object" => object: SmolStr = SmolStr::new_static(ChatChunk::OBJECT),
     "created" => created: u64 = 0,
-    "model" => model: String = String::new(),
+    "model" => model: SmolStr = SmolStr::default(),
     "choices" => choices: Vec<ChunkChoice> = Vec::new(),
     "usage" => usage: Option<Usage> = None,
 });

@@ -25,6 +25,7 @@
 pub mod anthropic;
 mod bpe;
 pub mod catalog;
+mod chunk_head;
 pub mod chunk_json;
 pub mod cohere;
 pub mod discovery;

@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::chunk_head::ChunkHeads;
 use crate::error::{self, str_at, ProviderError};
 use crate::sse::SseEvent;
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, EncodedRequest, Usage};
@@ -88,6 +89,7 @@ fn error_fields(v: &Value) -> (Option<String>, Option<String>) {
 /// Stream state of the passthrough decoder.
 #[derive(Debug)]
 pub(crate) struct StreamState {
+    heads: ChunkHeads,
     include_usage: bool,
     pub(crate) usage: Option<Usage>,
     pub(crate) done: bool,
@@ -97,6 +99,7 @@ pub(crate) struct StreamState {
 impl StreamState {
     pub(crate) fn new(_model: &str, include_usage: bool) -> Self {
         StreamState {
+            heads: ChunkHeads::default(),
             include_usage,
             usage: None,
             done: false,
@@ -118,9 +121,10 @@ impl StreamState {
             return Ok(());
         }
         // Nearly every event is a chunk: read it straight into the type, without the
-        // intermediate `Value` tree. Anything else (an error object, JSON that is not
-        // a chunk) takes the general path, so its refusal is the one it always was.
-        let mut chunk = match serde_json::from_str::<ChatChunk>(data) {
+        // intermediate `Value` tree, and its repeated head only once per stream.
+        // Anything else (an error object, JSON that is not a chunk) takes the general
+        // path, so its refusal is the one it always was.
+        let mut chunk = match self.heads.parse(data) {
             Ok(chunk) if chunk.extra.get("error").is_none_or(|e| e.is_null()) => chunk,
             _ => general_event(data)?,
         };

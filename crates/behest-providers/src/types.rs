@@ -12,7 +12,9 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
+pub use smol_str::SmolStr;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// A `POST /v1/chat/completions` request body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -305,16 +307,23 @@ pub struct ResponseMessage {
 /// One `chat.completion.chunk` object of a stream.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChatChunk {
-    pub id: String,
-    pub object: String,
+    /// `id`, `object` and `model` are the same on every chunk of a stream: strings that
+    /// are copied inline (up to 23 bytes) or shared, never allocated per chunk.
+    pub id: SmolStr,
+    pub object: SmolStr,
     pub created: u64,
-    pub model: String,
+    pub model: SmolStr,
     /// Empty only on the trailing usage-only chunk.
     pub choices: Vec<ChunkChoice>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     #[serde(flatten)]
     pub extra: ChunkExtra,
+}
+
+impl ChatChunk {
+    /// The `object` of every chunk.
+    pub const OBJECT: &'static str = "chat.completion.chunk";
 }
 
 /// One choice of a chunk; `finish_reason` is serialized as `null` until the end.
@@ -381,8 +390,17 @@ pub struct EncodedRequest {
 /// rather than a map — no tree node built and dropped per event — and the keys upstreams
 /// are known to send are static strings rather than copies. (Measured with
 /// `benches/stream.rs`: these few fields in a `Map` were most of a chunk's decode.)
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChunkExtra(Vec<(Cow<'static, str>, Value)>);
+///
+/// The fields a stream repeats on every chunk can be [shared](ChunkExtra::share) by
+/// all its chunks; the chunk's own fields come after them and win over a shared field
+/// of the same key.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkExtra {
+    shared: Option<Arc<Vec<ExtraField>>>,
+    own: Vec<ExtraField>,
+}
+
+type ExtraField = (Cow<'static, str>, Value);
 
 /// Keys of OpenAI's chunk, choice and delta objects that the types leave to `extra`.
 const KNOWN_CHUNK_KEYS: &[&str] = &[
@@ -400,37 +418,74 @@ const KNOWN_CHUNK_KEYS: &[&str] = &[
 
 impl ChunkExtra {
     pub fn new() -> ChunkExtra {
-        ChunkExtra(Vec::new())
+        ChunkExtra::default()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.own.is_empty() && self.shared.as_ref().is_none_or(|s| s.is_empty())
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter().count()
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        fn find<'a>(fields: &'a [ExtraField], key: &str) -> Option<&'a Value> {
+            fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        }
+        find(&self.own, key).or_else(|| self.shared.as_deref().and_then(|s| find(s, key)))
     }
 
     /// Sets `key` (a later value for the same key replaces the earlier, as in a map).
     pub fn insert(&mut self, key: &str, value: Value) {
-        match self.0.iter_mut().find(|(k, _)| k == key) {
+        match self.own.iter_mut().find(|(k, _)| k == key) {
             Some(entry) => entry.1 = value,
             None => {
                 let key = KNOWN_CHUNK_KEYS
                     .iter()
                     .find(|known| **known == key)
                     .map_or_else(|| Cow::Owned(key.to_owned()), |known| Cow::Borrowed(*known));
-                self.0.push((key, value));
+                self.own.push((key, value));
             }
         }
     }
 
+    /// These fields, to be shared by the chunks of a stream.
+    pub(crate) fn into_shared(self) -> Arc<Vec<(Cow<'static, str>, Value)>> {
+        let mut fields: Vec<ExtraField> = self.shared.map(|s| s.to_vec()).unwrap_or_default();
+        for (key, value) in self.own {
+            match fields.iter_mut().find(|(k, _)| *k == key) {
+                Some(entry) => entry.1 = value,
+                None => fields.push((key, value)),
+            }
+        }
+        Arc::new(fields)
+    }
+
+    /// Puts `shared` (a stream's repeated fields) before this chunk's own fields.
+    pub(crate) fn share(&mut self, shared: &Arc<Vec<(Cow<'static, str>, Value)>>) {
+        if !shared.is_empty() {
+            self.shared = Some(Arc::clone(shared));
+        }
+    }
+
+    /// The fields in order: the shared ones a chunk did not set itself, then its own.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+        let own = &self.own;
+        self.shared
+            .as_deref()
+            .into_iter()
+            .flatten()
+            .filter(move |(k, _)| !own.iter().any(|(o, _)| o == k))
+            .chain(own.iter())
+            .map(|(k, v)| (k.as_ref(), v))
+    }
+}
+
+impl PartialEq for ChunkExtra {
+    /// The same fields in the same order, however they are held.
+    fn eq(&self, other: &ChunkExtra) -> bool {
+        self.iter().eq(other.iter())
     }
 }
 
@@ -513,7 +568,7 @@ mod tests {
         );
         assert_eq!(chunk.extra["missing"], Value::Null);
         assert!(
-            matches!(chunk.extra.0[1].0, Cow::Borrowed(_)),
+            matches!(chunk.extra.own[1].0, Cow::Borrowed(_)),
             "a known key is not copied"
         );
         let out = serde_json::to_string(&chunk).unwrap_or_default();
@@ -521,5 +576,42 @@ mod tests {
             out.ends_with(r#""choices":[],"zeta":2,"service_tier":"default","alpha":null}"#),
             "{out}"
         );
+    }
+
+    #[test]
+    fn shared_fields_come_first_and_a_chunks_own_field_wins() {
+        let mut head = ChunkExtra::new();
+        head.insert("service_tier", json!("default"));
+        head.insert("system_fingerprint", json!("fp"));
+        let shared = head.into_shared();
+        let mut extra = ChunkExtra::new();
+        extra.insert("obfuscation", json!("x1"));
+        extra.insert("service_tier", json!("flex"));
+        extra.share(&shared);
+        let fields: Vec<(&str, &Value)> = extra.iter().collect();
+        assert_eq!(
+            fields,
+            [
+                ("system_fingerprint", &json!("fp")),
+                ("obfuscation", &json!("x1")),
+                ("service_tier", &json!("flex")),
+            ]
+        );
+        assert_eq!(extra.get("service_tier"), Some(&json!("flex")));
+        assert_eq!(extra["system_fingerprint"], json!("fp"));
+        assert_eq!(extra.len(), 3);
+        let mut flat = ChunkExtra::new();
+        for (key, value) in &fields {
+            flat.insert(key, (*value).clone());
+        }
+        assert_eq!(extra, flat, "equal to the same fields held in one list");
+        flat.insert("obfuscation", json!("x2"));
+        assert_ne!(extra, flat);
+        let mut only_shared = ChunkExtra::new();
+        only_shared.share(&shared);
+        assert!(!only_shared.is_empty());
+        let mut none = ChunkExtra::new();
+        none.share(&Arc::new(Vec::new()));
+        assert!(none.is_empty());
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::error::ProviderError;
 use crate::types::{
     ChatChunk, ChatRequest, ChunkChoice, ContentPart, Delta, FunctionCallDelta, Message,
-    MessageContent, ToolCallDelta, Usage,
+    MessageContent, SmolStr, ToolCallDelta, Usage,
 };
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
@@ -41,24 +41,24 @@ pub(crate) fn parse_json(provider: &'static str, body: &[u8]) -> Result<Value, P
 /// Builds the chunks of one stream, all sharing id, timestamp and model.
 #[derive(Debug, Clone)]
 pub(crate) struct ChunkFactory {
-    pub id: String,
+    pub id: SmolStr,
     pub created: u64,
-    pub model: String,
+    pub model: SmolStr,
 }
 
 impl ChunkFactory {
     pub fn new(model: &str) -> Self {
         ChunkFactory {
-            id: new_id("chatcmpl-"),
+            id: new_id("chatcmpl-").into(),
             created: now_secs(),
-            model: model.to_string(),
+            model: model.into(),
         }
     }
 
     fn chunk(&self, choice: u32, delta: Delta, finish_reason: Option<&str>) -> ChatChunk {
         ChatChunk {
             id: self.id.clone(),
-            object: "chat.completion.chunk".to_string(),
+            object: SmolStr::new_static(ChatChunk::OBJECT),
             created: self.created,
             model: self.model.clone(),
             choices: vec![ChunkChoice {
@@ -156,7 +156,7 @@ impl ChunkFactory {
     pub fn usage(&self, usage: &Usage) -> ChatChunk {
         ChatChunk {
             id: self.id.clone(),
-            object: "chat.completion.chunk".to_string(),
+            object: SmolStr::new_static(ChatChunk::OBJECT),
             created: self.created,
             model: self.model.clone(),
             choices: Vec::new(),
