@@ -200,6 +200,40 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A request that began at `started` and has not got anywhere yet (it ends as a
+    /// client gone unless something records otherwise).
+    pub fn new(
+        operation: Operation,
+        origin: Origin,
+        started: Instant,
+        trace_id: Option<Arc<str>>,
+    ) -> Outcome {
+        Outcome {
+            trace_id,
+            operation,
+            origin,
+            identity: Identity::default(),
+            status: 0,
+            error_code: None,
+            ending: Ending::ClientGone,
+            model: None,
+            provider: None,
+            tokens: None,
+            time_to_first_byte: None,
+            upstream_time: Duration::ZERO,
+            behest_time: Duration::ZERO,
+            total_time: Duration::ZERO,
+            reservation: None,
+            reservation_units: Vec::new(),
+            cost_usd: 0.0,
+            guard: GuardFindings::default(),
+            started_at: SystemTime::now()
+                .checked_sub(started.elapsed())
+                .unwrap_or_else(SystemTime::now),
+            stages: Vec::with_capacity(8),
+        }
+    }
+
     /// The tokens a budget is charged: what was used, or nothing.
     pub fn charged_tokens(&self) -> u64 {
         self.tokens.map_or(0, |t| t.total)
@@ -303,30 +337,7 @@ impl OutcomeRecorder {
         OutcomeRecorder {
             sink,
             started,
-            outcome: Outcome {
-                trace_id,
-                operation,
-                origin,
-                identity: Identity::default(),
-                status: 0,
-                error_code: None,
-                ending: Ending::ClientGone,
-                model: None,
-                provider: None,
-                tokens: None,
-                time_to_first_byte: None,
-                upstream_time: Duration::ZERO,
-                behest_time: Duration::ZERO,
-                total_time: Duration::ZERO,
-                reservation: None,
-                reservation_units: Vec::new(),
-                cost_usd: 0.0,
-                guard: GuardFindings::default(),
-                started_at: SystemTime::now()
-                    .checked_sub(started.elapsed())
-                    .unwrap_or_else(SystemTime::now),
-                stages: Vec::with_capacity(8),
-            },
+            outcome: Outcome::new(operation, origin, started, trace_id),
             upstream_since: None,
             upstream_span: None,
             upstream_called: false,

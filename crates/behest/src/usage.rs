@@ -442,33 +442,11 @@ mod tests {
     fn usage_records_get_time_ordered_ids() {
         let ids: Vec<Uuid> = (0..50).map(|_| Uuid::now_v7()).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend");
-        use behest_gateway::outcome::{Ending, Identity, Operation, Origin};
-        let outcome = Outcome {
-            trace_id: None,
-            operation: Operation::Chat,
-            origin: Origin::Live,
-            identity: Identity {
-                project_id: Some(Uuid::new_v4()),
-                tenant_id: Some(Uuid::new_v4()),
-                ..Identity::default()
-            },
-            status: 200,
-            error_code: None,
-            ending: Ending::Complete,
-            model: None,
-            provider: None,
-            tokens: None,
-            time_to_first_byte: None,
-            upstream_time: Duration::ZERO,
-            behest_time: Duration::ZERO,
-            total_time: Duration::ZERO,
-            reservation: None,
-            reservation_units: Vec::new(),
-            cost_usd: 0.0,
-            guard: Default::default(),
-            started_at: std::time::SystemTime::now(),
-            stages: Vec::new(),
-        };
+        use behest_gateway::outcome::{Operation, Origin};
+        let started = std::time::Instant::now();
+        let mut outcome = Outcome::new(Operation::Chat, Origin::Live, started, None);
+        outcome.identity.project_id = Some(Uuid::new_v4());
+        outcome.identity.tenant_id = Some(Uuid::new_v4());
         let id = record_of(&outcome).unwrap().id;
         assert_eq!(id.get_version(), Some(uuid::Version::SortRand));
     }
