@@ -11,10 +11,7 @@
 //! is read whole and teaches the next head, a few times per stream at most, so a server
 //! whose heads never repeat pays for one extra head parse on its first few events only.
 
-use crate::types::ChatChunk;
-use serde_json::Value;
-use std::borrow::Cow;
-use std::sync::Arc;
+use crate::types::{ChatChunk, SharedExtra};
 
 const CHOICES: &str = "\"choices\":";
 /// What makes a head's bytes a chunk without choices again.
@@ -40,7 +37,7 @@ struct Head {
     /// What they hold: a chunk without choices and without its unmodelled fields…
     fields: ChatChunk,
     /// …which every chunk of the head shares.
-    extra: Arc<Vec<(Cow<'static, str>, Value)>>,
+    extra: SharedExtra,
 }
 
 impl ChunkHeads {

@@ -396,11 +396,13 @@ pub struct EncodedRequest {
 /// of the same key.
 #[derive(Debug, Clone, Default)]
 pub struct ChunkExtra {
-    shared: Option<Arc<Vec<ExtraField>>>,
+    shared: Option<SharedExtra>,
     own: Vec<ExtraField>,
 }
 
 type ExtraField = (Cow<'static, str>, Value);
+/// A stream's repeated unmodelled fields, shared by its chunks.
+pub(crate) type SharedExtra = Arc<Vec<ExtraField>>;
 
 /// Keys of OpenAI's chunk, choice and delta objects that the types leave to `extra`.
 const KNOWN_CHUNK_KEYS: &[&str] = &[
@@ -451,7 +453,7 @@ impl ChunkExtra {
     }
 
     /// These fields, to be shared by the chunks of a stream.
-    pub(crate) fn into_shared(self) -> Arc<Vec<(Cow<'static, str>, Value)>> {
+    pub(crate) fn into_shared(self) -> SharedExtra {
         let mut fields: Vec<ExtraField> = self.shared.map(|s| s.to_vec()).unwrap_or_default();
         for (key, value) in self.own {
             match fields.iter_mut().find(|(k, _)| *k == key) {
@@ -463,7 +465,7 @@ impl ChunkExtra {
     }
 
     /// Puts `shared` (a stream's repeated fields) before this chunk's own fields.
-    pub(crate) fn share(&mut self, shared: &Arc<Vec<(Cow<'static, str>, Value)>>) {
+    pub(crate) fn share(&mut self, shared: &SharedExtra) {
         if !shared.is_empty() {
             self.shared = Some(Arc::clone(shared));
         }
