@@ -452,16 +452,9 @@ impl ChunkExtra {
         }
     }
 
-    /// These fields, to be shared by the chunks of a stream.
+    /// These fields, in [`Self::iter`]'s order, to be shared by the chunks of a stream.
     pub(crate) fn into_shared(self) -> SharedExtra {
-        let mut fields: Vec<ExtraField> = self.shared.map(|s| s.to_vec()).unwrap_or_default();
-        for (key, value) in self.own {
-            match fields.iter_mut().find(|(k, _)| *k == key) {
-                Some(entry) => entry.1 = value,
-                None => fields.push((key, value)),
-            }
-        }
-        Arc::new(fields)
+        Arc::new(self.fields().cloned().collect())
     }
 
     /// Puts `shared` (a stream's repeated fields) before this chunk's own fields.
@@ -473,6 +466,10 @@ impl ChunkExtra {
 
     /// The fields in order: the shared ones a chunk did not set itself, then its own.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.fields().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    fn fields(&self) -> impl Iterator<Item = &ExtraField> {
         let own = &self.own;
         self.shared
             .as_deref()
@@ -480,7 +477,6 @@ impl ChunkExtra {
             .flatten()
             .filter(move |(k, _)| !own.iter().any(|(o, _)| o == k))
             .chain(own.iter())
-            .map(|(k, v)| (k.as_ref(), v))
     }
 }
 

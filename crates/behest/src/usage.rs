@@ -47,7 +47,8 @@ pub struct UsageSpool {
 struct Current {
     file: std::fs::File,
     /// Exactly the file's records, in order; `None` once it held more than
-    /// [`KEEP_IN_MEMORY`] (or a write failed), so the file is the one source.
+    /// [`KEEP_IN_MEMORY`], after a failed write, or when the file already held records
+    /// at start: then the file is the one source.
     records: Option<Vec<UsageRecord>>,
 }
 
@@ -151,9 +152,11 @@ impl UsageSpool {
         Ok(files)
     }
 
-    /// Writes every waiting spool file to the store, deleting each once it is in. A file
-    /// is read [`BATCH`] records at a time, so however much waited (a store that was
-    /// away, a restart after a crash) the flusher holds one batch in memory.
+    /// Writes every waiting spool file to the store, deleting each once it is in. The
+    /// file just rotated goes in from the records kept in memory when there are any;
+    /// every other file is read [`BATCH`] records at a time, so however much waited (a
+    /// store that was away, a restart after a crash) the flusher holds at most one
+    /// batch besides what the spool kept.
     pub async fn flush(&self, store: &dyn Store) -> anyhow::Result<usize> {
         let mut rotated = self.rotate()?;
         let mut written = 0;
