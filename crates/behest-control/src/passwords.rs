@@ -1,8 +1,8 @@
-//! Password hashing on a bounded pool: Argon2id costs ~19 MiB and tens of milliseconds
-//! of one core per call, so at most `workers` run at once (one per core by default) and
+//! Password hashing on a bounded pool: Argon2id costs 7 MiB
+//! ([`behest_auth::password::MEMORY_KIB`]) and tens of milliseconds of one core per call, so at most `workers` run at once (one per core by default) and
 //! at most `queue` more wait; beyond that, signup and login answer 503 `overloaded`
 //! with `Retry-After` instead of piling up threads and memory. Memory for hashing is
-//! therefore bounded by `workers × 19 MiB` whatever the number of concurrent logins.
+//! therefore bounded by `workers × 7 MiB` whatever the number of concurrent logins.
 
 use crate::error::{ControlError, ControlResult};
 use behest_core::ErrorCode;
@@ -17,7 +17,7 @@ const QUEUE_PER_WORKER: usize = 16;
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Dedicated threads, not the runtime's blocking pool: each thread that ever ran Argon2
-/// keeps its allocator arena (19 MiB), so the number of threads that do is the bound.
+/// keeps its allocator arena (Argon2's 7 MiB), so the number of threads that do is the bound.
 pub struct PasswordPool {
     jobs: SyncSender<Job>,
 }
