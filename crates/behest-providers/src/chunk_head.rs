@@ -10,7 +10,9 @@
 //! compare the two on every event of a range of streams). An event whose head differs
 //! is read whole and teaches the next head, a few times per stream at most, so a server
 //! whose heads never repeat pays for one extra head parse on its first few events only.
+//! Content events' rests are then filled into a [`DeltaTemplate`] without a parse.
 
+use crate::delta_template::{content_of, DeltaTemplate};
 use crate::types::{ChatChunk, SharedExtra};
 
 const CHOICES: &str = "\"choices\":";
@@ -18,16 +20,24 @@ const CHOICES: &str = "\"choices\":";
 const NO_CHOICES: &str = "\"choices\":[]}";
 /// How many heads one stream may teach before the decoder stops learning.
 const MOST_HEADS: u8 = 4;
+/// How many content-event templates one stream may teach.
+const MOST_TEMPLATES: u8 = 4;
 
 /// One stream's repeated head.
 #[derive(Debug, Default)]
 pub(crate) struct ChunkHeads {
     head: Option<Head>,
     learned: u8,
+    /// The content events' rest, once one has been read ([`DeltaTemplate`]; boxed, as
+    /// it holds a chunk and most codecs' states are smaller).
+    template: Option<Box<DeltaTemplate>>,
+    templates: u8,
     /// Where the rest of an event is put together as an object (kept between events).
     scratch: String,
-    /// How many events were read from their rest only (for the tests).
+    /// How many events were read from their rest only (for the tests)…
     pub(crate) shortcuts: u32,
+    /// …and how many of those were filled into the template without a parse.
+    pub(crate) filled: u32,
 }
 
 #[derive(Debug)]
@@ -46,6 +56,11 @@ impl ChunkHeads {
         if let Some(head) = &self.head {
             if let Some(rest) = data.strip_prefix(head.bytes.as_str()) {
                 if rest.starts_with(CHOICES) {
+                    if let Some(tail) = self.template.as_ref().and_then(|t| t.fill(rest)) {
+                        self.shortcuts += 1;
+                        self.filled += 1;
+                        return Ok(head.complete(tail));
+                    }
                     self.scratch.clear();
                     self.scratch.push('{');
                     self.scratch.push_str(rest);
@@ -53,6 +68,14 @@ impl ChunkHeads {
                     // whole below, so its error is a whole parse's.
                     if let Ok(tail) = serde_json::from_str::<ChatChunk>(&self.scratch) {
                         self.shortcuts += 1;
+                        // A content event the template did not fit teaches a new one
+                        // (each try costs a parse, so a stream gets a few).
+                        if self.templates < MOST_TEMPLATES && content_of(&tail).is_some() {
+                            self.templates += 1;
+                            if let Some(t) = DeltaTemplate::learn(rest, &tail, parse_rest) {
+                                self.template = Some(Box::new(t));
+                            }
+                        }
                         return Ok(head.complete(tail));
                     }
                 }
@@ -95,6 +118,14 @@ impl ChunkHeads {
     }
 }
 
+/// A rest (`"choices":...}`) read as an object.
+fn parse_rest(rest: &str) -> Option<ChatChunk> {
+    let mut object = String::with_capacity(rest.len() + 1);
+    object.push('{');
+    object.push_str(rest);
+    serde_json::from_str(&object).ok()
+}
+
 impl Head {
     /// The chunk of the whole event from what its rest held: the head's fields, except
     /// where the rest set them (a key given twice: the later wins, as in a whole parse).
@@ -127,6 +158,11 @@ mod tests {
     /// Reads `events` in order with one `ChunkHeads`, checking each against a whole
     /// parse; answers how many took the shortcut.
     fn shortcuts(events: &[&str]) -> u32 {
+        read(events).shortcuts
+    }
+
+    /// [`shortcuts`]'s reading, answering the heads it leaves.
+    fn read(events: &[&str]) -> ChunkHeads {
         let mut heads = ChunkHeads::default();
         for (i, event) in events.iter().enumerate() {
             let whole = serde_json::from_str::<ChatChunk>(event);
@@ -139,7 +175,7 @@ mod tests {
                 (whole, got) => panic!("event {i}: whole {whole:?}, got {got:?}"),
             }
         }
-        heads.shortcuts
+        heads
     }
 
     const HEAD: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1733200000,"model":"gpt-4o-mini","service_tier":"default","system_fingerprint":"fp_1","#;
@@ -224,5 +260,134 @@ mod tests {
         }
         assert_eq!(heads.learned, MOST_HEADS);
         assert_eq!(shortcuts(&events), 0);
+    }
+
+    /// A content event's rest as OpenAI writes it, `text` and `obfuscation` given as
+    /// the JSON that goes between the quotes.
+    fn content_event(text: &str, obfuscation: Option<&str>) -> String {
+        let tail = obfuscation.map_or(String::new(), |o| format!(r#","obfuscation":"{o}""#));
+        openai(&format!(
+            r#""choices":[{{"index":0,"delta":{{"content":"{text}"}},"logprobs":null,"finish_reason":null}}],"usage":null{tail}}}"#
+        ))
+    }
+
+    /// Texts that are hard to put in a JSON string, as they go between its quotes.
+    fn tricky_texts() -> Vec<String> {
+        let mut texts: Vec<String> = [
+            "Hel",
+            " world",
+            "a\"b",
+            "back\\slash\\",
+            "tab\tnew\nline",
+            "\u{1}\u{1f}",
+            "é ü ß",
+            "日本語",
+            "😀 emoji",
+            "</script>",
+            "\"",
+            "\\",
+            " ",
+            "{\"json\":1}",
+            "\"content\":\"",
+            "\u{2028}\u{2029}",
+        ]
+        .iter()
+        .map(|t| {
+            let quoted = serde_json::to_string(t).unwrap();
+            quoted[1..quoted.len() - 1].to_owned()
+        })
+        .collect();
+        // Escapes serde does not write but other servers do.
+        texts.extend(
+            [r"\u00e9t\u00E9", r"\ud83d\ude00", r"\/path\/", r"\b\f\r"]
+                .iter()
+                .map(|t| t.to_string()),
+        );
+        texts
+    }
+
+    #[test]
+    fn content_events_are_filled_into_the_template_and_give_the_whole_parse() {
+        for obfuscation in [None, Some("x")] {
+            let mut events = vec![openai(
+                r#""choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            )];
+            let texts = tricky_texts();
+            for (i, text) in texts.iter().enumerate() {
+                // OpenAI's obfuscation differs on every event, in length too.
+                let o = obfuscation.map(|o| o.repeat(i + 1));
+                events.push(content_event(text, o.as_deref()));
+            }
+            events.push(openai(
+                r#""choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}"#,
+            ));
+            let events: Vec<&str> = events.iter().map(String::as_str).collect();
+            let heads = read(&events);
+            // The first content event teaches the template; every other one is filled.
+            assert_eq!(heads.filled as usize, texts.len() - 1, "{obfuscation:?}");
+            assert_eq!(heads.templates, 1);
+        }
+    }
+
+    #[test]
+    fn holes_that_are_not_the_delta_text_give_the_whole_parse() {
+        let cases: [&[&str]; 5] = [
+            // Another "content" before the delta's.
+            &[
+                r#"{"id":"a","choices":[{"index":0,"meta":{"content":"m"},"delta":{"content":"x"}}]}"#,
+                r#"{"id":"a","choices":[{"index":0,"meta":{"content":"m"},"delta":{"content":"y"}}]}"#,
+                r#"{"id":"a","choices":[{"index":0,"meta":{"content":"z"},"delta":{"content":"y"}}]}"#,
+                r#"{"id":"a","choices":[{"index":0,"meta":{"content":"z"},"delta":{"content":"x"}}]}"#,
+            ],
+            // A repeated key: the later one is the value.
+            &[
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"x","content":"w"}}]}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"q","content":"w"}}]}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"q","content":"v"}}]}"#,
+            ],
+            // The same text in both places.
+            &[
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"s"}}],"note":{"content":"s"}}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"t"}}],"note":{"content":"s"}}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"t"}}],"note":{"content":"u"}}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"s"}}],"note":{"content":"u"}}"#,
+            ],
+            // A trailing string that is not a plain string afterwards.
+            &[
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"x"}}],"obfuscation":"o"}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"y"}}],"obfuscation":7}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"y"}}]}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"y"}}],"obfuscation":"p","more":1}"#,
+            ],
+            // Broken strings: a raw control character, an escape that does not read, an
+            // unterminated value, bytes after the end.
+            &[
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"x"}}]}"#,
+                "{\"id\":\"a\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\u{1}b\"}}]}",
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"\q"}}]}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"\ud800"}}]}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"x\"}}]}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"x"}}]}}"#,
+                r#"{"id":"a","choices":[{"index":0,"delta":{"content":"y"}}]}"#,
+            ],
+        ];
+        for events in cases {
+            // Every event equals its whole parse (or fails as it does).
+            read(events);
+        }
+    }
+
+    #[test]
+    fn a_stream_whose_content_events_never_fit_stops_learning_templates() {
+        let events: Vec<String> = (0..10)
+            .map(|n| {
+                // A different shape every time: the index moves.
+                format!(r#"{{"id":"s","choices":[{{"index":{n},"delta":{{"content":"t{n}"}}}}]}}"#)
+            })
+            .collect();
+        let events: Vec<&str> = events.iter().map(String::as_str).collect();
+        let heads = read(&events);
+        assert_eq!(heads.templates, MOST_TEMPLATES);
+        assert_eq!(heads.filled, 0);
     }
 }

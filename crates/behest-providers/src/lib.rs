@@ -28,6 +28,7 @@ pub mod catalog;
 mod chunk_head;
 pub mod chunk_json;
 pub mod cohere;
+mod delta_template;
 pub mod discovery;
 pub mod echo;
 mod error;
