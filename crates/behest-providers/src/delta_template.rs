@@ -11,14 +11,17 @@
 //! give with both values empty. A later event made of the same bytes around two JSON
 //! strings is that chunk with the two strings put in, without a JSON parse (the parse of
 //! a content event's rest was ~4 k instructions). Learning proves the holes are what
-//! they are taken for: the chunk with both values empty, filled with the event's own
-//! values, must equal the parsed event, and neither value may be empty, so a hole that
-//! is any other string (a duplicate key, a nested `"content"`, a skipped field) cannot
+//! they are taken for: the chunk with both values empty, filled with the strings cut
+//! out of the event's holes, must equal the parsed event, and the two strings must be
+//! non-empty and different, so a hole that is any other string (a duplicate key, a
+//! nested `"content"`, a skipped field) or two holes taken the wrong way round cannot
 //! pass. Anything that does not fit byte for byte is parsed as before.
 
 use crate::types::ChatChunk;
 
 const CONTENT: &str = "\"content\":\"";
+/// How many places of `"content":"` in one event learning tries.
+const MOST_PLACES: usize = 3;
 
 /// One stream's content-event template.
 #[derive(Debug)]
@@ -51,8 +54,9 @@ impl DeltaTemplate {
             .filter_map(|(k, v)| Some((k, v.as_str()?)))
             .last()
             .filter(|(_, v)| !v.is_empty());
-        // Usually one place; a nested or repeated `"content"` is tried and rejected.
-        for (at, _) in rest.match_indices(CONTENT) {
+        // Usually one place; a nested or repeated `"content"` is tried and rejected (a
+        // few at most: each try is a parse).
+        for (at, _) in rest.match_indices(CONTENT).take(MOST_PLACES) {
             let open = at + CONTENT.len();
             let Some(close) = string_end(&rest[open..]).map(|e| open + e) else {
                 continue;
@@ -95,8 +99,24 @@ impl DeltaTemplate {
             if !template.holes_are_empty() {
                 continue;
             }
-            let second = trailing.map(|(_, v)| v.to_owned());
-            if template.filled(content.to_owned(), second) == *parsed {
+            // Refilled with what was cut out of each hole (not with the parsed values,
+            // which would not tell which hole feeds which field), it must give the
+            // parse; two different values make a swap of the holes show.
+            let Some(first) = decode(&rest[open..close]) else {
+                continue;
+            };
+            let second = match &template.second {
+                None => None,
+                Some((_, between)) => {
+                    let from = close + between.len();
+                    let end = rest.len() - template.after.len();
+                    match decode(&rest[from..end]) {
+                        Some(v) if v != first => Some(v),
+                        _ => continue,
+                    }
+                }
+            };
+            if first == content && template.filled(first, second) == *parsed {
                 return Some(template);
             }
         }
