@@ -1,6 +1,7 @@
 //! Password hashing on a bounded pool: Argon2id costs 7 MiB
-//! ([`behest_auth::password::MEMORY_KIB`]) and tens of milliseconds of one core per call, so at most `workers` run at once (one per core by default) and
-//! at most `queue` more wait; beyond that, signup and login answer 503 `overloaded`
+//! ([`behest_auth::password::MEMORY_KIB`]) and tens of milliseconds of one core per
+//! call, so at most `workers` run at once (one per core by default) and at most
+//! `queue` more wait; beyond that, signup and login answer 503 `overloaded`
 //! with `Retry-After` instead of piling up threads and memory. Memory for hashing is
 //! therefore bounded by `workers × 7 MiB` whatever the number of concurrent logins.
 
