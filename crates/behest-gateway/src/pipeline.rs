@@ -386,15 +386,8 @@ fn user_tag(project: Uuid, uid: &str) -> String {
         tag.push(char::from(b"0123456789abcdef"[nibble as usize]));
     }
     tag.push(':');
-    push_decimal(&mut tag, uid.len());
+    tag.push_str(itoa::Buffer::new().format(uid.len()));
     tag
-}
-
-fn push_decimal(out: &mut String, n: usize) {
-    if n >= 10 {
-        push_decimal(out, n / 10);
-    }
-    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 /// Every key of a project carries `{project}`: one Redis Cluster slot for all a
